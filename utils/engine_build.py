@@ -1,0 +1,296 @@
+"""ONNX -> serialized TensorRT engine, with an optimization profile, a timing cache and a cache of built engines.
+
+Every engine is written atomically beside a JSON sidecar (`model.engine.json`) that records what it was built
+from and for. `build_engine` reuses an engine whose sidecar matches the requested build exactly and rebuilds
+otherwise; `check_engine_file` uses the sidecar to refuse an engine from another TensorRT or GPU before
+TensorRT sees it.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from utils.errors import WorkbookError
+from utils.files import atomic_path, sha256_of_file, write_bytes_atomic, write_text_atomic
+
+if TYPE_CHECKING:
+    import tensorrt
+
+    from utils.tensorrt_api import TensorRT
+
+PRECISIONS = ("fp32", "fp16")
+DEFAULT_BATCH = (1, 8, 32)
+DEFAULT_WORKSPACE_MIB = 2048
+# Targets for TensorRT-RTX builds on a machine without a GPU: Ampere and newer (Turing, SM75, cannot run FP32 GEMM).
+RTX_AHEAD_OF_TIME_TARGETS = ("SM80", "SM86", "SM89", "SM120")
+SIDECAR_SUFFIX = ".json"
+
+
+@dataclass(frozen=True)
+class BuildRequest:
+    """Everything that decides what engine is built; two equal requests give interchangeable engines."""
+
+    onnx_sha256: str
+    precision: str
+    batch: tuple[int, int, int]
+    workspace_mib: int
+    tensorrt_flavour: str
+    tensorrt_version: str
+    gpu_name: str | None
+    compute_capability: str | None  # the GPU's, or the ahead-of-time targets ("SM75,SM80,...")
+
+    def cache_key(self) -> dict[str, Any]:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+
+@dataclass
+class EngineRecord:
+    """The sidecar: the request, plus facts about the built file."""
+
+    request: dict[str, Any]
+    onnx_file: str
+    built_onnx_file: str
+    engine_bytes: int
+    engine_sha256: str
+    build_seconds: float
+    built_at: str
+    inputs: dict[str, dict[str, list[int]]] = field(default_factory=dict)  # name -> {"min","opt","max"}
+    timing_cache: str | None = None
+
+    @staticmethod
+    def path_for(engine_path: str | os.PathLike[str]) -> Path:
+        return Path(f"{engine_path}{SIDECAR_SUFFIX}")
+
+    def save(self, engine_path: str | os.PathLike[str]) -> Path:
+        return write_text_atomic(self.path_for(engine_path), json.dumps(asdict(self), indent=2) + "\n")
+
+    @classmethod
+    def load(cls, engine_path: str | os.PathLike[str]) -> EngineRecord | None:
+        path = cls.path_for(engine_path)
+        if not path.is_file():
+            return None
+        try:
+            return cls(**json.loads(path.read_text(encoding="utf-8")))
+        except (ValueError, TypeError) as exc:
+            raise WorkbookError(f"engine sidecar {path} is unreadable ({type(exc).__name__}); delete it and rebuild the engine") from None
+
+
+def parse_batch(text: str) -> tuple[int, int, int]:
+    """"1,8,32" -> (1, 8, 32), checked to be positive and ordered min <= opt <= max."""
+    try:
+        values = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise WorkbookError(f"--batch {text!r} is not MIN,OPT,MAX; write it like 1,8,32") from None
+    if len(values) != 3:
+        raise WorkbookError(f"--batch {text!r} is not MIN,OPT,MAX; write it like 1,8,32")
+    return check_batch(values)
+
+
+def check_batch(batch: tuple[int, ...]) -> tuple[int, int, int]:
+    low, opt, high = batch
+    if not 1 <= low <= opt <= high:
+        raise WorkbookError(f"batch profile {low},{opt},{high} must satisfy 1 <= MIN <= OPT <= MAX")
+    return (low, opt, high)
+
+
+def build_request(onnx_path: str | os.PathLike[str], *, precision: str = "fp32",
+                  batch: tuple[int, int, int] = DEFAULT_BATCH, workspace_mib: int = DEFAULT_WORKSPACE_MIB,
+                  tensorrt: TensorRT | None = None) -> BuildRequest:
+    from utils.gpu import current_gpu
+    from utils.tensorrt_api import load_tensorrt
+
+    if precision not in PRECISIONS:
+        raise WorkbookError(f"unknown precision {precision!r}; choose one of: {', '.join(PRECISIONS)}")
+    if workspace_mib < 1:
+        raise WorkbookError(f"workspace of {workspace_mib} MiB is too small; give at least 1 MiB")
+    onnx_path = Path(onnx_path)
+    if not onnx_path.is_file():
+        raise WorkbookError(f"ONNX file {onnx_path} does not exist; export it first with `python -m utils export`")
+    trt = tensorrt or load_tensorrt()
+    gpu = current_gpu()
+    if gpu is None and not trt.is_rtx:
+        raise WorkbookError(f"{trt.display_name} builds engines only on an NVIDIA GPU and none is visible here; build on the GPU that will run the engine")
+    if gpu is not None:
+        gpu_name, capability = gpu.name, gpu.compute_capability
+    else:
+        gpu_name, capability = None, ",".join(RTX_AHEAD_OF_TIME_TARGETS)
+    return BuildRequest(onnx_sha256=sha256_of_file(onnx_path), precision=precision, batch=check_batch(batch),
+                        workspace_mib=workspace_mib, tensorrt_flavour=trt.flavour, tensorrt_version=trt.version,
+                        gpu_name=gpu_name, compute_capability=capability)
+
+
+def cached_engine_matches(engine_path: str | os.PathLike[str], request: BuildRequest) -> bool:
+    """True if `engine_path` exists, is whole, and was built from exactly this request."""
+    engine_path = Path(engine_path)
+    record = EngineRecord.load(engine_path)
+    return (record is not None and engine_path.is_file() and record.request == request.cache_key()
+            and engine_path.stat().st_size == record.engine_bytes)
+
+
+def default_timing_cache_path(tensorrt: TensorRT) -> Path:
+    from utils.paths import artifact_path
+
+    return artifact_path("engines", f"timing-{tensorrt.flavour}-{tensorrt.version}.cache")
+
+
+def build_engine(onnx_path: str | os.PathLike[str], engine_path: str | os.PathLike[str], *, precision: str = "fp32",
+                 batch: tuple[int, int, int] = DEFAULT_BATCH, workspace_mib: int = DEFAULT_WORKSPACE_MIB,
+                 timing_cache_path: str | os.PathLike[str] | None = None, force: bool = False,
+                 verbose: bool = False) -> tuple[EngineRecord, bool]:
+    """Build (or reuse) an engine for `onnx_path`. Returns the sidecar record and whether a build ran.
+
+    FP16 follows the installed TensorRT: the FP16 builder flag where it exists (8.6, 10.x); where networks are
+    strongly typed (11.x, TensorRT-RTX) the FP16 twin of the ONNX model (FP32 inputs and outputs) is built.
+    """
+    from utils.onnx_export import convert_to_fp16, load_onnx
+    from utils.tensorrt_api import load_tensorrt
+
+    trt = load_tensorrt()
+    onnx_path, engine_path = Path(onnx_path), Path(engine_path)
+    load_onnx(onnx_path)  # TensorRT-RTX's parser accepts random bytes as an empty network; catch that first
+    request = build_request(onnx_path, precision=precision, batch=batch, workspace_mib=workspace_mib, tensorrt=trt)
+    if not force and cached_engine_matches(engine_path, request):
+        record = EngineRecord.load(engine_path)
+        assert record is not None
+        return record, False
+
+    network_onnx = onnx_path
+    if precision == "fp16" and trt.strongly_typed_only:
+        network_onnx = onnx_path.with_name(f"{onnx_path.stem}.fp16-for-{trt.flavour}.onnx")
+        convert_to_fp16(onnx_path, network_onnx)
+
+    cache_path = None
+    if trt.has_timing_cache:
+        cache_path = Path(timing_cache_path) if timing_cache_path else default_timing_cache_path(trt)
+
+    started = time.perf_counter()
+    serialized, inputs = _build_serialized(trt, network_onnx, precision=precision, batch=request.batch,
+                                           workspace_mib=workspace_mib, timing_cache_path=cache_path, verbose=verbose)
+    seconds = time.perf_counter() - started
+    write_bytes_atomic(engine_path, serialized)
+    record = EngineRecord(
+        request=request.cache_key(), onnx_file=str(onnx_path), built_onnx_file=str(network_onnx),
+        engine_bytes=len(serialized), engine_sha256=_sha256(serialized), build_seconds=round(seconds, 3),
+        built_at=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        inputs=inputs, timing_cache=str(cache_path) if cache_path else None,
+    )
+    record.save(engine_path)
+    return record, True
+
+
+def _sha256(data: bytes) -> str:
+    import hashlib
+
+    return hashlib.sha256(data).hexdigest()
+
+
+def _parse_onnx(trt: TensorRT, network: tensorrt.INetworkDefinition, logger: Any, onnx_path: Path) -> None:
+    parser: tensorrt.OnnxParser = trt.module.OnnxParser(network, logger.trt_logger)
+    ok = parser.parse_from_file(str(onnx_path))
+    if not ok or parser.num_errors:
+        error = parser.get_error(0)
+        node = f"node {error.node()}" + (f" {error.node_name()!r} ({error.node_operator()})" if hasattr(error, "node_name") else "")
+        raise WorkbookError(
+            f"TensorRT's ONNX parser rejected {onnx_path.name} at {node}: {error.desc().splitlines()[0]}; "
+            "re-export with another --opset or simplify the model (polygraphy surgeon sanitize --fold-constants)"
+        )
+    if network.num_outputs == 0:
+        raise WorkbookError(f"{onnx_path.name} parsed into a network with no outputs; re-export it with `python -m utils export`")
+
+
+def _add_profile(trt: TensorRT, builder: tensorrt.Builder, network: tensorrt.INetworkDefinition,
+                 config: tensorrt.IBuilderConfig, batch: tuple[int, int, int]) -> dict[str, dict[str, list[int]]]:
+    profile: tensorrt.IOptimizationProfile = builder.create_optimization_profile()
+    shapes: dict[str, dict[str, list[int]]] = {}
+    for index in range(network.num_inputs):
+        tensor = network.get_input(index)
+        dims = list(tensor.shape)
+        if any(d < 0 for d in dims[1:]):
+            raise WorkbookError(f"input {tensor.name!r} has dynamic dimensions other than the batch {dims}; export with only the batch axis dynamic")
+        if dims[0] >= 0 and batch != (dims[0],) * 3:
+            raise WorkbookError(f"input {tensor.name!r} has a fixed batch of {dims[0]}; export with a dynamic batch axis (`python -m utils export`) or pass --batch {dims[0]},{dims[0]},{dims[0]}")
+        low, opt, high = ([n, *dims[1:]] for n in batch)
+        profile.set_shape(tensor.name, low, opt, high)
+        shapes[tensor.name] = {"min": low, "opt": opt, "max": high}
+    config.add_optimization_profile(profile)
+    return shapes
+
+
+def _build_serialized(trt: TensorRT, onnx_path: Path, *, precision: str, batch: tuple[int, int, int],
+                      workspace_mib: int, timing_cache_path: Path | None,
+                      verbose: bool) -> tuple[bytes, dict[str, dict[str, list[int]]]]:
+    from utils.tensorrt_api import CapturingLogger
+
+    module = trt.module
+    logger = CapturingLogger(trt, verbose=verbose)
+    builder: tensorrt.Builder = module.Builder(logger.trt_logger)
+    network: tensorrt.INetworkDefinition = builder.create_network(trt.network_flags())
+    _parse_onnx(trt, network, logger, onnx_path)
+
+    config: tensorrt.IBuilderConfig = builder.create_builder_config()
+    config.set_memory_pool_limit(module.MemoryPoolType.WORKSPACE, workspace_mib << 20)
+    config.profiling_verbosity = module.ProfilingVerbosity.DETAILED
+    if precision == "fp16" and not trt.strongly_typed_only:
+        config.set_flag(module.BuilderFlag.FP16)
+    if trt.is_rtx:
+        from utils.gpu import current_gpu
+
+        if current_gpu() is None:
+            config.num_compute_capabilities = len(RTX_AHEAD_OF_TIME_TARGETS)
+            for slot, target in enumerate(RTX_AHEAD_OF_TIME_TARGETS):
+                config.set_compute_capability(getattr(module.ComputeCapability, target), slot)
+    inputs = _add_profile(trt, builder, network, config, batch)
+
+    timing_cache = None
+    if timing_cache_path is not None:
+        previous = timing_cache_path.read_bytes() if timing_cache_path.is_file() else b""
+        timing_cache = config.create_timing_cache(previous)
+        config.set_timing_cache(timing_cache, ignore_mismatch=False)
+
+    serialized = builder.build_serialized_network(network, config)
+    if serialized is None:
+        raise WorkbookError(f"{trt.display_name} could not build {onnx_path.name}: {logger.first_error()}")
+    if timing_cache_path is not None:
+        write_bytes_atomic(timing_cache_path, bytes(config.get_timing_cache().serialize()))
+    return bytes(serialized), inputs
+
+
+def check_engine_file(engine_path: str | os.PathLike[str], tensorrt: TensorRT | None = None) -> EngineRecord | None:
+    """Refuse, with a one-line error, an engine this machine cannot load: missing, truncated, or built for
+    another TensorRT or GPU. Decided from the sidecar before any bytes reach TensorRT."""
+    from utils.gpu import current_gpu
+    from utils.tensorrt_api import load_tensorrt
+
+    engine_path = Path(engine_path)
+    if not engine_path.is_file():
+        raise WorkbookError(f"engine {engine_path} does not exist; build it with `python -m utils build`")
+    record = EngineRecord.load(engine_path)
+    if record is None:
+        return None
+    size = engine_path.stat().st_size
+    if size != record.engine_bytes:
+        raise WorkbookError(f"engine {engine_path} has {size} bytes but was written with {record.engine_bytes} (truncated or replaced); rebuild it with `python -m utils build`")
+    trt = tensorrt or load_tensorrt()
+    built_with = (record.request["tensorrt_flavour"], record.request["tensorrt_version"])
+    if built_with != (trt.flavour, trt.version):
+        raise WorkbookError(f"engine {engine_path.name} was built with {built_with[0]} {built_with[1]} but {trt.display_name} is installed; engines only load in the version that built them, so rebuild it")
+    gpu = current_gpu()
+    built_for = record.request["gpu_name"]
+    if gpu is not None and built_for is not None and built_for != gpu.name:
+        raise WorkbookError(f"engine {engine_path.name} was built for {built_for} but this GPU is {gpu.name}; rebuild it on this GPU")
+    return record
+
+
+def read_engine_bytes(engine_path: str | os.PathLike[str], tensorrt: TensorRT | None = None) -> bytes:
+    check_engine_file(engine_path, tensorrt)
+    return Path(engine_path).read_bytes()
+
+
+__all__ = ["BuildRequest", "EngineRecord", "build_engine", "build_request", "cached_engine_matches", "check_engine_file",
+           "parse_batch", "read_engine_bytes", "atomic_path"]

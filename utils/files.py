@@ -1,0 +1,67 @@
+"""Atomic file writing: a reader never sees a half-written `.onnx`, `.engine` or results file."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from utils.errors import WorkbookError
+
+
+def ensure_writable_dir(directory: Path) -> None:
+    """Create `directory` (and parents) or fail with a one-line error naming it."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise WorkbookError(f"cannot create output folder {directory}: {exc.strerror}; choose a writable path") from None
+    if not os.access(directory, os.W_OK):
+        raise WorkbookError(f"output folder {directory} is not writable; choose a writable path")
+
+
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+@contextlib.contextmanager
+def atomic_path(destination: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path beside `destination`; rename it over `destination` only if the block succeeds.
+
+    The temporary file lives in the same folder, so the final `os.replace` is atomic on POSIX and Windows.
+    """
+    destination = Path(destination)
+    ensure_writable_dir(destination.parent)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{destination.name}.", suffix=".tmp", dir=destination.parent)
+    os.close(fd)
+    tmp_path = Path(tmp_name)
+    os.chmod(tmp_path, 0o666 & ~_current_umask())  # mkstemp creates 0600; give the final file the usual mode
+    try:
+        yield tmp_path
+        os.replace(tmp_path, destination)
+    finally:
+        tmp_path.unlink(missing_ok=True)
+
+
+def write_bytes_atomic(destination: str | os.PathLike[str], data: bytes) -> Path:
+    with atomic_path(destination) as tmp:
+        tmp.write_bytes(data)
+    return Path(destination)
+
+
+def write_text_atomic(destination: str | os.PathLike[str], text: str) -> Path:
+    with atomic_path(destination) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return Path(destination)
+
+
+def sha256_of_file(path: str | os.PathLike[str]) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -1,0 +1,121 @@
+"""PyTorch -> ONNX with a dynamic batch axis, checked, shape-inferred and written atomically; plus its FP16 twin."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from utils.errors import WorkbookError
+from utils.files import atomic_path
+
+if TYPE_CHECKING:
+    import onnx
+    import torch
+
+INPUT_NAME = "input"
+OUTPUT_NAME = "logits"
+BATCH_AXIS = "batch"
+DEFAULT_OPSET = 17
+SUPPORTED_OPSETS = range(13, 22)
+
+
+def export_onnx(model: torch.nn.Module, destination: str | os.PathLike[str], input_shape: tuple[int, int, int],
+                opset: int = DEFAULT_OPSET) -> Path:
+    """Export `model` (eval mode) to ONNX with inputs `input` [batch, C, H, W] and outputs `logits` [batch, 1000]."""
+    import onnx
+    import torch
+
+    if opset not in SUPPORTED_OPSETS:
+        raise WorkbookError(f"opset {opset} is not supported here; choose {SUPPORTED_OPSETS.start} to {SUPPORTED_OPSETS.stop - 1}")
+    destination = Path(destination)
+    example = torch.zeros((2, *input_shape), dtype=torch.float32)
+    with atomic_path(destination) as tmp, warnings.catch_warnings():
+        # The TorchScript exporter is the one that produces plain ONNX ops for every TensorRT version from 8.6 on.
+        warnings.simplefilter("ignore", category=DeprecationWarning)
+        torch.onnx.export(
+            model.eval(), (example,), str(tmp), dynamo=False, opset_version=opset,
+            input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
+            dynamic_axes={INPUT_NAME: {0: BATCH_AXIS}, OUTPUT_NAME: {0: BATCH_AXIS}},
+        )
+        checked = onnx.shape_inference.infer_shapes(onnx.load(str(tmp)), check_type=True, strict_mode=True)
+        onnx.checker.check_model(checked, full_check=True)
+        onnx.save(checked, str(tmp))
+    return destination
+
+
+def load_onnx(path: str | os.PathLike[str]) -> onnx.ModelProto:
+    """Load and check an ONNX file, or fail with a one-line error that says what to do."""
+    import onnx
+    from google.protobuf.message import DecodeError
+
+    path = Path(path)
+    if not path.is_file():
+        raise WorkbookError(f"ONNX file {path} does not exist; export it first with `python -m utils export`")
+    try:
+        model = onnx.load(str(path))
+        onnx.checker.check_model(model)
+    except (DecodeError, onnx.checker.ValidationError, OSError, ValueError) as exc:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise WorkbookError(f"{path} is not a valid ONNX model ({first_line}); re-export it with `python -m utils export`") from None
+    if not model.graph.output:
+        raise WorkbookError(f"{path} has no graph outputs; re-export it with `python -m utils export`")
+    return model
+
+
+def convert_to_fp16(source: str | os.PathLike[str], destination: str | os.PathLike[str]) -> Path:
+    """An FP16 copy of an FP32 ONNX model whose inputs and outputs stay FP32.
+
+    This is the form strongly typed TensorRT (11.x, TensorRT-RTX) builds into an FP16 engine.
+    """
+    import onnx
+    from onnxconverter_common import float16
+
+    model = load_onnx(source)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "values truncated to fp16" for tiny weights, expected and harmless
+        half = float16.convert_float_to_float16(model, keep_io_types=True)
+    onnx.checker.check_model(half)
+    destination = Path(destination)
+    with atomic_path(destination) as tmp:
+        onnx.save(half, str(tmp))
+    return destination
+
+
+def io_summary(model: onnx.ModelProto) -> dict[str, list[tuple[str, str, list[int | str]]]]:
+    """Names, element types and shapes (symbolic dims as strings) of a model's inputs and outputs."""
+    import onnx
+
+    def describe(values: list[onnx.ValueInfoProto]) -> list[tuple[str, str, list[int | str]]]:
+        rows = []
+        for value in values:
+            tensor = value.type.tensor_type
+            dims: list[int | str] = [d.dim_param or d.dim_value for d in tensor.shape.dim]
+            rows.append((value.name, onnx.TensorProto.DataType.Name(tensor.elem_type), dims))
+        return rows
+
+    initializers = {init.name for init in model.graph.initializer}
+    return {
+        "inputs": describe([v for v in model.graph.input if v.name not in initializers]),
+        "outputs": describe(list(model.graph.output)),
+    }
+
+
+def model_onnx_path(model_name: str, precision: str = "fp32", opset: int = DEFAULT_OPSET) -> Path:
+    """The workbook's exported ONNX file for `model_name`, exported (and converted to FP16) if missing."""
+    from utils.models import get_model_spec
+    from utils.paths import artifact_path
+
+    spec = get_model_spec(model_name)
+    fp32_path = artifact_path("onnx", f"{model_name}_opset{opset}.onnx")
+    if not fp32_path.exists():
+        export_onnx(spec.load(), fp32_path, spec.input_shape, opset)
+    if precision == "fp32":
+        return fp32_path
+    if precision != "fp16":
+        raise WorkbookError(f"unknown precision {precision!r}; choose fp32 or fp16")
+    fp16_path = fp32_path.with_name(f"{fp32_path.stem}_fp16.onnx")
+    if not fp16_path.exists():
+        convert_to_fp16(fp32_path, fp16_path)
+    return fp16_path

@@ -1,0 +1,94 @@
+"""Matplotlib figures for comparisons: value and error histograms with Polygraphy's bins, and error growth by layer.
+
+Figures are built with `matplotlib.figure.Figure` (no pyplot state), so they work headless and in notebooks.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from utils.files import atomic_path
+
+if TYPE_CHECKING:
+    import numpy as np
+    from matplotlib.figure import Figure
+
+    from utils.compare import OutputStats
+
+# Polygraphy's text histograms: np.histogram's default of 10 bins (comparator/util.py: str_histogram).
+HISTOGRAM_BINS = 10
+
+
+def histogram(values: np.ndarray, value_range: tuple[float, float] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Counts and edges exactly as Polygraphy computes them for its text histograms."""
+    import numpy as np
+
+    finite = values[np.isfinite(values)] if values.dtype.kind == "f" else values
+    return np.histogram(finite, bins=HISTOGRAM_BINS, range=value_range)
+
+
+def shared_range(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    """The range Polygraphy uses when it prints two outputs' histograms together: min of mins to max of maxes."""
+    import numpy as np
+
+    return (float(min(np.nanmin(a), np.nanmin(b))), float(max(np.nanmax(a), np.nanmax(b))))
+
+
+def comparison_histograms(reference: np.ndarray, target: np.ndarray, *, name: str,
+                          reference_label: str = "reference", target_label: str = "target") -> Figure:
+    """Three panels: both runs' values overlaid, the absolute difference, the relative difference."""
+    import numpy as np
+    from matplotlib.figure import Figure
+
+    from utils.compare import differences
+
+    ref = reference.astype(np.float32)
+    tgt = target.astype(np.float32)
+    absdiff, reldiff = differences(reference, target)
+
+    figure = Figure(figsize=(13, 3.6), layout="constrained")
+    values_ax, abs_ax, rel_ax = figure.subplots(1, 3)
+    value_range = shared_range(ref, tgt)
+    for data, label, colour in ((ref, reference_label, "tab:blue"), (tgt, target_label, "tab:orange")):
+        counts, edges = histogram(data, value_range)
+        values_ax.stairs(counts, edges, label=label, color=colour, fill=True, alpha=0.45)
+    values_ax.set(title=f"{name}: values", xlabel="value", ylabel="elements")
+    values_ax.legend(fontsize="small")
+
+    for ax, diff, title in ((abs_ax, absdiff, "absolute difference"), (rel_ax, reldiff, "relative difference")):
+        counts, edges = histogram(diff)
+        ax.stairs(counts, edges, fill=True, color="tab:red", alpha=0.6)
+        ax.set(title=f"{title} (max {np.nanmax(diff):.3g})", xlabel=title, ylabel="elements", yscale="log")
+    figure.suptitle(f"{reference_label} vs {target_label}", fontsize="medium")
+    return figure
+
+
+def error_growth(stats: Sequence[OutputStats], *, atol: float, rtol: float) -> Figure:
+    """Largest absolute and relative difference of every compared tensor, in network order, against the tolerances."""
+    import numpy as np
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(12, 4), layout="constrained")
+    ax = figure.subplots()
+    index = np.arange(len(stats))
+    # Maximum relative differences are dominated by reference values near zero, so the median is drawn instead.
+    ax.semilogy(index, [max(s.max_abs, 1e-12) for s in stats], ".-", label="max absolute difference", lw=0.8)
+    ax.semilogy(index, [max(s.mean_abs, 1e-12) for s in stats], ".-", label="mean absolute difference", lw=0.8)
+    ax.semilogy(index, [max(s.median_rel, 1e-12) for s in stats], ".-", label="median relative difference", lw=0.8)
+    ax.axhline(atol, color="tab:blue", ls="--", lw=0.8, label=f"atol = {atol:g}")
+    ax.axhline(rtol, color="tab:green", ls=":", lw=0.8, label=f"rtol = {rtol:g}")
+    failed = [i for i, s in enumerate(stats) if not s.passed]
+    if failed:
+        ax.plot(failed, [max(stats[i].max_abs, 1e-12) for i in failed], "x", color="tab:red", label="fails both tolerances")
+    ax.set(xlabel="tensor, in network order", ylabel="difference", title="How the error grows through the network")
+    ax.legend(fontsize="small", loc="upper left")
+    return figure
+
+
+def save_figure(figure: Figure, destination: str | os.PathLike[str], dpi: int = 110) -> Path:
+    with atomic_path(destination) as tmp:
+        figure.savefig(tmp, format="png", dpi=dpi)
+    return Path(destination)

@@ -1,0 +1,152 @@
+"""Which TensorRT is installed, and every difference between versions, in one place.
+
+Supported: `tensorrt` 8.6, 10.x and 11.x, and TensorRT-RTX (`tensorrt_rtx`, or `tensorrt_rtx_bindings` as its
+PyPI wheel installs). Only the named-tensor API is used, which all of them share. Nothing is imported until a
+function here is called, so `import utils` works on machines without TensorRT.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from utils.errors import WorkbookError
+
+FLAVOUR_ENV_VAR = "WORKBOOK_TENSORRT"
+FLAVOURS = ("tensorrt", "tensorrt_rtx")
+# Import names, in order of preference. The full TensorRT comes first: TensorRT-RTX engines do not run on
+# data-centre GPUs (compute capability 9.0, for example), so RTX is the choice only where `tensorrt` is absent.
+_IMPORT_NAMES = {"tensorrt": ("tensorrt",), "tensorrt_rtx": ("tensorrt_rtx", "tensorrt_rtx_bindings")}
+INSTALL_HINT = ("pip install tensorrt (NVIDIA GPU machine; see requirements-gpu.txt), or "
+                "pip install tensorrt-rtx-cu13-libs tensorrt-rtx-cu13-bindings to build engines ahead of time")
+
+
+@dataclass(frozen=True)
+class TensorRT:
+    """The imported TensorRT module and what it can do."""
+
+    module: Any
+    flavour: str  # "tensorrt" or "tensorrt_rtx"
+    version: str
+    import_name: str
+
+    @property
+    def major(self) -> int:
+        return int(self.version.split(".")[0])
+
+    @property
+    def display_name(self) -> str:
+        return f"{'TensorRT-RTX' if self.is_rtx else 'TensorRT'} {self.version}"
+
+    @property
+    def is_rtx(self) -> bool:
+        return self.flavour == "tensorrt_rtx"
+
+    @property
+    def strongly_typed_only(self) -> bool:
+        """True where precision comes from the ONNX model's types: TensorRT 11+ and TensorRT-RTX have no FP16 flag."""
+        return self.is_rtx or self.major >= 11 or not hasattr(self.module.BuilderFlag, "FP16")
+
+    @property
+    def has_timing_cache(self) -> bool:
+        """TensorRT-RTX compiles kernels on the target GPU at load time; its timing-cache calls are no-ops."""
+        return not self.is_rtx
+
+    def network_flags(self) -> int:
+        """EXPLICIT_BATCH where it is required (8.x); 10.x ignores it and 11.x and RTX do not have it."""
+        explicit_batch = getattr(self.module.NetworkDefinitionCreationFlag, "EXPLICIT_BATCH", None)
+        if explicit_batch is not None and self.major < 10:
+            return 1 << int(explicit_batch)
+        return 0
+
+def numpy_dtype(dtype: Any) -> Any:
+    """The numpy dtype of a TensorRT DataType (by member name, so it works for every TensorRT flavour)."""
+    import numpy as np
+
+    if isinstance(dtype, np.dtype):
+        return dtype
+    name = str(dtype).rsplit(".", 1)[-1]
+    table = {"FLOAT": np.float32, "HALF": np.float16, "INT8": np.int8, "INT32": np.int32, "INT64": np.int64,
+             "BOOL": np.bool_, "UINT8": np.uint8}
+    if name not in table:
+        raise WorkbookError(f"tensor type {name} has no numpy equivalent here; use FP32/FP16 inputs and outputs")
+    return np.dtype(table[name])
+
+
+def _import(name: str) -> Any | None:
+    try:
+        module = importlib.import_module(name)
+    except ImportError:
+        return None
+    except OSError as exc:  # the bindings import but libnvinfer is not on the library path
+        raise WorkbookError(f"{name} is installed but its libraries cannot be loaded ({exc}); reinstall it: {INSTALL_HINT}") from None
+    # `tensorrt-stubs` installs a bare `tensorrt/` folder of .pyi files that imports as an empty namespace package.
+    return module if hasattr(module, "Builder") else None
+
+
+def _candidates() -> Iterator[str]:
+    forced = os.environ.get(FLAVOUR_ENV_VAR)
+    if forced and forced not in FLAVOURS:
+        raise WorkbookError(f"{FLAVOUR_ENV_VAR}={forced!r} is not a TensorRT flavour; use one of: {', '.join(FLAVOURS)}")
+    yield from [forced] if forced else FLAVOURS
+
+
+@functools.lru_cache(maxsize=1)
+def load_tensorrt() -> TensorRT:
+    """Import the installed TensorRT (or the one $WORKBOOK_TENSORRT names), or fail with how to install it."""
+    for flavour in _candidates():
+        for import_name in _IMPORT_NAMES[flavour]:
+            module = _import(import_name)
+            if module is not None:
+                return TensorRT(module=module, flavour=flavour, version=str(module.__version__), import_name=import_name)
+    raise WorkbookError(f"no TensorRT is installed here; {INSTALL_HINT}")
+
+
+def tensorrt_or_none() -> TensorRT | None:
+    try:
+        return load_tensorrt()
+    except WorkbookError:
+        return None
+
+
+@dataclass
+class CapturingLogger:
+    """A TensorRT logger that keeps errors (to put the first one into an exception) and prints warnings."""
+
+    tensorrt: TensorRT
+    verbose: bool = False
+    errors: list[str] = field(default_factory=list)
+    messages: list[str] = field(default_factory=list)
+    _logger: Any = None
+
+    def __post_init__(self) -> None:
+        trt = self.tensorrt.module
+        outer = self
+
+        class _Logger(trt.ILogger):  # type: ignore[misc, name-defined]
+            def __init__(self) -> None:
+                trt.ILogger.__init__(self)
+
+            def log(self, severity: Any, msg: str) -> None:
+                outer._record(severity, msg)
+
+        self._logger = _Logger()
+
+    def _record(self, severity: Any, message: str) -> None:
+        severity_enum = self.tensorrt.module.ILogger.Severity
+        self.messages.append(message)
+        if severity in (severity_enum.INTERNAL_ERROR, severity_enum.ERROR):
+            self.errors.append(message)
+        elif self.verbose or severity == severity_enum.WARNING and "deprecated" not in message.lower():
+            print(f"[TensorRT] {message}")
+
+    @property
+    def trt_logger(self) -> Any:
+        return self._logger
+
+    def first_error(self) -> str:
+        return self.errors[0].splitlines()[0] if self.errors else "no error was logged"
