@@ -86,8 +86,11 @@ def load_results(path: str | os.PathLike[str]) -> RunResults:
     path = Path(path)
     if not path.is_file():
         raise WorkbookError(f"results file {path} does not exist; create it with `polygraphy run ... --save-outputs {path.name}`")
+    from polygraphy.logger import G_LOGGER
+
     try:
-        results = RunResults.load(str(path))
+        with G_LOGGER.verbosity(G_LOGGER.WARNING):
+            results = RunResults.load(str(path))
     except Exception as exc:  # Polygraphy raises several types (JSON, pickle, its own) for unreadable files
         raise WorkbookError(f"{path} is not a Polygraphy results file ({type(exc).__name__}); save one with --save-outputs") from None
     if not isinstance(results, RunResults) or not list(results.keys()) or not results[0][1]:
@@ -107,7 +110,8 @@ def compare_runs(reference: RunResults, target: RunResults, *, atol: float = DEF
 
     Outputs are taken in the reference's order; only outputs present in both are compared.
     """
-    from polygraphy.comparator import CompareFunc, Comparator, IterationResult, RunResults
+    from polygraphy.comparator import Comparator, IterationResult, RunResults
+    from polygraphy.comparator.compare import SimpleCompareFunc
     from polygraphy.logger import G_LOGGER
 
     reference_name, reference_outputs = first_iteration(reference)
@@ -121,7 +125,7 @@ def compare_runs(reference: RunResults, target: RunResults, *, atol: float = DEF
     combined = RunResults()
     combined.append((reference_name, [IterationResult({n: reference_outputs[n] for n in common}, runner_name=reference_name)]))
     combined.append((target_name, [IterationResult({n: target_outputs[n] for n in common}, runner_name=target_name)]))
-    compare_func = CompareFunc.simple(atol=atol, rtol=rtol, check_error_stat="elemwise", check_shapes=True)
+    compare_func = SimpleCompareFunc(atol=atol, rtol=rtol, check_error_stat="elemwise", check_shapes=True)
     with G_LOGGER.verbosity(G_LOGGER.CRITICAL):
         accuracy = Comparator.compare_accuracy(combined, compare_func=compare_func)
     per_output = accuracy[0][(reference_name, target_name)][0]

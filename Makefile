@@ -1,0 +1,64 @@
+# The TensorRT workbook. `make run` executes every notebook headless; `make test` runs every test.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+MODEL ?= efficientnet_lite0
+BUILD ?= build
+NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
+STAMP := $(VENV)/.installed
+export WORKBOOK_MODEL ?= $(MODEL)
+export WORKBOOK_BUILD_DIR ?= $(abspath $(BUILD))
+export MPLBACKEND ?= Agg
+export PYTHONUNBUFFERED := 1
+
+.PHONY: help setup run test unit notebooks-test typecheck lint bench lab clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
+
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt -r requirements-dev.txt
+	# tensorrt-stubs declares a dependency on the real tensorrt (not installable without NVIDIA's index); the stubs need none
+	$(PY) -m pip install --quiet --no-deps tensorrt-stubs==10.13.0.35.1
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $@
+
+setup: $(STAMP)  ## create .venv and install everything (runs once; again when requirements change)
+
+run: setup  ## execute every notebook headless on $(MODEL); executed copies and figures go to build/
+	mkdir -p $(BUILD)/notebooks
+	for notebook in $(NOTEBOOKS); do \
+	  echo "== $$notebook ($(MODEL))"; \
+	  $(PY) -m jupyter nbconvert --to notebook --execute --ExecutePreprocessor.timeout=1800 \
+	    --output-dir $(BUILD)/notebooks "$$notebook"; \
+	done
+	@echo "Executed notebooks: $(BUILD)/notebooks; figures: $(BUILD)/figures"
+
+test: setup unit typecheck lint notebooks-test  ## every test: unit tests, mypy, ruff, notebooks with nbval
+
+unit: setup
+	$(PY) -m pytest tests
+
+notebooks-test: setup
+	$(PY) -m pytest --nbval-lax --nbval-current-env -p no:randomly notebooks
+
+typecheck: setup  ## mypy on the TensorRT-facing code against tensorrt-stubs
+	$(PY) -m mypy
+
+lint: setup
+	$(PY) -m ruff check utils tests scripts
+
+bench: setup  ## benchmark sweep; CSV and plots in build/benchmarks
+	$(PY) -m utils bench --model $(MODEL) --batch 1,8,32 --plots $(BUILD)/benchmarks
+
+lab: setup  ## JupyterLab on the notebooks
+	$(PY) -m jupyter lab notebooks
+
+clean:  ## remove build outputs (keeps .venv)
+	rm -rf $(BUILD) .pytest_cache .mypy_cache .ruff_cache

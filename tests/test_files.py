@@ -1,0 +1,41 @@
+import os
+import stat
+
+import pytest
+
+from utils.errors import WorkbookError
+from utils.files import atomic_path, sha256_of_file, write_bytes_atomic
+
+
+def test_atomic_path_replaces_only_on_success(tmp_path):
+    target = tmp_path / "model.onnx"
+    target.write_bytes(b"old")
+    with pytest.raises(RuntimeError):
+        with atomic_path(target) as tmp:
+            tmp.write_bytes(b"half-writ")
+            raise RuntimeError("exporter crashed")
+    assert target.read_bytes() == b"old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.onnx"]
+
+
+def test_atomic_write_creates_parents_and_uses_umask_mode(tmp_path):
+    path = write_bytes_atomic(tmp_path / "a" / "b" / "engine.engine", b"\x00\x01")
+    assert path.read_bytes() == b"\x00\x01"
+    mask = os.umask(0)
+    os.umask(mask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~mask
+
+
+def test_unwritable_destination_is_a_one_line_error(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(WorkbookError, match="cannot create output folder"):
+        write_bytes_atomic(blocker / "out.onnx", b"x")
+
+
+def test_sha256_of_file_matches_hashlib(tmp_path):
+    import hashlib
+
+    data = os.urandom(3 << 20)
+    path = write_bytes_atomic(tmp_path / "blob", data)
+    assert sha256_of_file(path) == hashlib.sha256(data).hexdigest()

@@ -1,0 +1,173 @@
+"""`python -m utils ...`: the same functions the notebooks call, for scripts and CI."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from utils.errors import WorkbookError
+
+EXIT_USER_ERROR = 2
+EXIT_COMPARISON_FAILED = 1
+
+
+def _model_argument(parser: argparse.ArgumentParser) -> None:
+    from utils.models import MODEL_ENV_VAR, DEFAULT_MODEL
+
+    parser.add_argument("--model", help=f"model name (default: ${MODEL_ENV_VAR} or {DEFAULT_MODEL})")
+
+
+def cmd_classify(args: argparse.Namespace) -> int:
+    from utils.classify import classify_files
+    from utils.models import selected_model_name
+
+    results = classify_files(args.images, selected_model_name(args.model), args.backend, args.top)
+    if args.json:
+        print(json.dumps(results, indent=2))
+        return 0
+    for result in results:
+        print(result["image"])
+        for rank, p in enumerate(result["top"], 1):  # type: ignore[arg-type]
+            print(f"  {rank}. {p['name']:<32} {p['probability']:7.2%}  (class {p['class_id']})")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from utils.models import get_model_spec, selected_model_name
+    from utils.onnx_export import convert_to_fp16, export_onnx
+
+    spec = get_model_spec(selected_model_name(args.model))
+    out = Path(args.out)
+    if args.fp16:
+        fp32_path = out.with_name(f"{out.stem}.fp32{out.suffix}")
+        export_onnx(spec.load(), fp32_path, spec.input_shape, args.opset)
+        convert_to_fp16(fp32_path, out)
+        fp32_path.unlink()
+    else:
+        export_onnx(spec.load(), out, spec.input_shape, args.opset)
+    print(f"wrote {out} ({spec.name}, opset {args.opset}, {'FP16 with FP32 inputs/outputs' if args.fp16 else 'FP32'}, dynamic batch)")
+    return 0
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    from utils.compare import diff_saved_results
+    from utils.paths import artifact_path
+
+    out_dir = Path(args.out) if args.out else artifact_path("diff", "stats.csv").parent
+    report = diff_saved_results(args.reference, args.target, out_dir, atol=args.atol, rtol=args.rtol)
+    worst = max(report.stats, key=lambda row: row.max_abs)
+    print(f"compared {len(report.stats)} outputs with atol={args.atol:g} rtol={args.rtol:g}: "
+          f"{len(report.stats) - len(report.failed_outputs)} passed, {len(report.failed_outputs)} failed")
+    print(f"largest absolute difference {worst.max_abs:.4g} at {worst.output}")
+    print(f"wrote {report.stats_csv} and {len(report.figures)} figures in {out_dir}")
+    return 0 if report.passed else EXIT_COMPARISON_FAILED
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from utils.engine_build import build_engine, parse_batch
+    from utils.tensorrt_api import load_tensorrt
+
+    record, built = build_engine(args.onnx, args.out, precision=args.precision, batch=parse_batch(args.batch),
+                                 workspace_mib=args.workspace, timing_cache_path=args.timing_cache, force=args.force,
+                                 verbose=args.verbose)
+    action = f"built in {record.build_seconds:.1f} s" if built else "reused from the cache (same ONNX, settings and TensorRT)"
+    print(f"{args.out}: {load_tensorrt().display_name}, {args.precision}, batch {args.batch}, {action}")
+    if record.request["gpu_name"] is None:
+        print(f"  ahead-of-time build (no GPU here) for compute capabilities {record.request['compute_capability']}")
+    return 0
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    from utils.engine_inspect import format_layer_table, inspect_engine
+
+    facts, layers, why_not = inspect_engine(args.engine)
+    print(json.dumps(facts, indent=2))
+    if layers is None:
+        print(f"(no layer table: {why_not})")
+    else:
+        print(format_layer_table(layers))
+    return 0
+
+
+def cmd_samples(args: argparse.Namespace) -> int:
+    from utils.images import write_sample_images
+
+    for path in write_sample_images(args.out):
+        print(path)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from utils.classify import BACKENDS
+    from utils.compare import DEFAULT_ATOL, DEFAULT_RTOL
+    from utils.engine_build import DEFAULT_WORKSPACE_MIB, PRECISIONS
+    from utils.onnx_export import DEFAULT_OPSET
+
+    parser = argparse.ArgumentParser(prog="python -m utils", description="The TensorRT workbook's command line.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    classify = commands.add_parser("classify", help="top-K ImageNet classes for images")
+    classify.add_argument("images", nargs="+", help="image files (JPEG, PNG, ...)")
+    _model_argument(classify)
+    classify.add_argument("--backend", choices=BACKENDS, default="pytorch")
+    classify.add_argument("--top", type=int, default=5, metavar="K")
+    classify.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
+    classify.set_defaults(func=cmd_classify)
+
+    export = commands.add_parser("export", help="export a model to ONNX with a dynamic batch axis")
+    _model_argument(export)
+    export.add_argument("--out", required=True, help="ONNX file to write")
+    export.add_argument("--opset", type=int, default=DEFAULT_OPSET)
+    export.add_argument("--fp16", action="store_true", help="FP16 weights and activations, FP32 inputs and outputs")
+    export.set_defaults(func=cmd_export)
+
+    diff = commands.add_parser("diff", help="compare two Polygraphy --save-outputs files")
+    diff.add_argument("reference", help="results of the reference run (e.g. ONNX Runtime)")
+    diff.add_argument("target", help="results of the run under test (e.g. TensorRT)")
+    diff.add_argument("--atol", type=float, default=DEFAULT_ATOL)
+    diff.add_argument("--rtol", type=float, default=DEFAULT_RTOL)
+    diff.add_argument("--out", help="folder for stats.csv and the figures (default: build/diff)")
+    diff.set_defaults(func=cmd_diff)
+
+    build = commands.add_parser("build", help="build a TensorRT engine from ONNX")
+    build.add_argument("onnx", help="ONNX file with a dynamic batch axis")
+    build.add_argument("--out", required=True, help="engine file to write (a .json sidecar is written beside it)")
+    build.add_argument("--precision", choices=PRECISIONS, default="fp32")
+    build.add_argument("--batch", default="1,8,32", metavar="MIN,OPT,MAX", help="optimization profile for the batch axis")
+    build.add_argument("--workspace", type=int, default=DEFAULT_WORKSPACE_MIB, metavar="MIB")
+    build.add_argument("--timing-cache", metavar="PATH", help="timing cache file to read and update")
+    build.add_argument("--force", action="store_true", help="rebuild even if the cached engine matches")
+    build.add_argument("--verbose", action="store_true", help="print TensorRT's log")
+    build.set_defaults(func=cmd_build)
+
+    inspect = commands.add_parser("inspect", help="what an engine was built from, and its layers")
+    inspect.add_argument("engine")
+    inspect.set_defaults(func=cmd_inspect)
+
+    samples = commands.add_parser("samples", help="write scikit-image's sample photos as JPEG files")
+    samples.add_argument("out", help="folder to write them to")
+    samples.set_defaults(func=cmd_samples)
+
+    try:
+        from utils.benchmark import add_bench_arguments, run_bench_command
+    except ImportError:
+        pass
+    else:
+        bench = commands.add_parser("bench", help="latency and throughput per backend and batch size")
+        add_bench_arguments(bench)
+        bench.set_defaults(func=run_bench_command)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except WorkbookError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        return 130
