@@ -1,0 +1,178 @@
+"""Real engine builds with TensorRT-RTX, which builds ahead of time without a GPU (it cannot run them here)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from utils import engine_build
+from utils.engine_build import EngineRecord, build_engine, check_engine_file
+from utils.errors import WorkbookError
+from utils.tensorrt_api import load_tensorrt, tensorrt_or_none
+
+trt = tensorrt_or_none()
+pytestmark = pytest.mark.skipif(trt is None, reason="no TensorRT or TensorRT-RTX installed (pip install -r requirements.txt)")
+needs_cpu_build = pytest.mark.skipif(trt is not None and not trt.is_rtx, reason="these tests build ahead of time with TensorRT-RTX")
+
+
+@pytest.fixture()
+def onnx_copy(tmp_path, lite0_onnx):
+    return shutil.copy(lite0_onnx, tmp_path / "lite0.onnx")
+
+
+@needs_cpu_build
+@pytest.mark.parametrize("model", ["lite0_onnx", "resnet50_onnx"])
+@pytest.mark.parametrize("precision", ["fp32", "fp16"])
+def test_builds_real_engines_with_a_dynamic_profile(request, tmp_path, model, precision):
+    onnx_path = request.getfixturevalue(model)
+    engine_path = tmp_path / f"{model}_{precision}.engine"
+    record, built = build_engine(onnx_path, engine_path, precision=precision, batch=(1, 4, 16), workspace_mib=512)
+    assert built
+    data = engine_path.read_bytes()
+    assert len(data) == record.engine_bytes > 1_000_000
+    assert data[:4] == b"vtrt"  # TensorRT-RTX's engine magic
+    assert record.inputs == {"input": {"min": [1, 3, 224, 224], "opt": [4, 3, 224, 224], "max": [16, 3, 224, 224]}}
+    sidecar = json.loads(EngineRecord.path_for(engine_path).read_text())
+    assert sidecar["request"]["precision"] == precision
+    assert sidecar["request"]["tensorrt_flavour"] == "tensorrt_rtx"
+    assert sidecar["request"]["tensorrt_version"] == load_tensorrt().version
+    assert sidecar["request"]["gpu_name"] is None  # built ahead of time
+    assert sidecar["request"]["compute_capability"] == ",".join(engine_build.RTX_AHEAD_OF_TIME_TARGETS)
+    if precision == "fp16":
+        assert sidecar["built_onnx_file"].endswith(".fp16-for-tensorrt_rtx.onnx")
+
+
+@needs_cpu_build
+def test_fp16_engine_is_about_half_the_fp32_engine(tmp_path, onnx_copy):
+    fp32, _ = build_engine(onnx_copy, tmp_path / "a.engine", precision="fp32")
+    fp16, _ = build_engine(onnx_copy, tmp_path / "b.engine", precision="fp16")
+    assert 0.4 < fp16.engine_bytes / fp32.engine_bytes < 0.65
+
+
+@needs_cpu_build
+def test_cache_rebuilds_exactly_when_an_input_of_the_key_changes(tmp_path, onnx_copy, monkeypatch):
+    engine = tmp_path / "lite0.engine"
+    settings = {"precision": "fp32", "batch": (1, 8, 32), "workspace_mib": 1024}
+    assert build_engine(onnx_copy, engine, **settings)[1] is True
+    assert build_engine(onnx_copy, engine, **settings)[1] is False  # same inputs: reused
+    assert build_engine(onnx_copy, engine, **{**settings, "batch": (1, 8, 64)})[1] is True
+    assert build_engine(onnx_copy, engine, **{**settings, "batch": (1, 8, 64)})[1] is False
+    assert build_engine(onnx_copy, engine, **{**settings, "precision": "fp16"})[1] is True
+    assert build_engine(onnx_copy, engine, **{**settings, "workspace_mib": 2048})[1] is True
+    assert build_engine(onnx_copy, engine, **{**settings, "workspace_mib": 2048})[1] is False
+
+    import onnx
+
+    model = onnx.load(str(onnx_copy))
+    model.producer_version = "changed"
+    onnx.save(model, str(onnx_copy))  # same graph, different file: the hash changes
+    assert build_engine(onnx_copy, engine, **{**settings, "workspace_mib": 2048})[1] is True
+
+    sidecar = EngineRecord.path_for(engine)
+    record = json.loads(sidecar.read_text())
+    record["request"]["tensorrt_version"] = "10.13.0.35"
+    sidecar.write_text(json.dumps(record))  # as if built by another TensorRT
+    assert build_engine(onnx_copy, engine, **{**settings, "workspace_mib": 2048})[1] is True
+
+    record = json.loads(sidecar.read_text())
+    record["request"]["gpu_name"] = "NVIDIA GeForce RTX 4090"
+    sidecar.write_text(json.dumps(record))  # as if built on another GPU
+    assert build_engine(onnx_copy, engine, **{**settings, "workspace_mib": 2048})[1] is True
+    assert build_engine(onnx_copy, engine, **{**settings, "workspace_mib": 2048}, force=True)[1] is True
+
+
+@needs_cpu_build
+def test_truncated_engine_is_refused_before_tensorrt_sees_it(tmp_path, onnx_copy):
+    engine = tmp_path / "lite0.engine"
+    build_engine(onnx_copy, engine)
+    data = engine.read_bytes()
+    engine.write_bytes(data[: len(data) // 3])
+    with pytest.raises(WorkbookError, match="truncated or replaced") as info:
+        check_engine_file(engine)
+    assert "\n" not in str(info.value)
+    assert build_engine(onnx_copy, engine)[1] is True  # and the cache rebuilds it
+
+
+@needs_cpu_build
+def test_engine_from_another_tensorrt_version_is_refused(tmp_path, onnx_copy):
+    engine = tmp_path / "lite0.engine"
+    build_engine(onnx_copy, engine)
+    sidecar = EngineRecord.path_for(engine)
+    record = json.loads(sidecar.read_text())
+    record["request"].update(tensorrt_flavour="tensorrt", tensorrt_version="10.13.0.35")
+    sidecar.write_text(json.dumps(record))
+    with pytest.raises(WorkbookError, match="built with tensorrt 10.13.0.35 but TensorRT-RTX .* is installed; .* rebuild"):
+        check_engine_file(engine)
+
+
+def test_missing_engine_and_unreadable_sidecar(tmp_path):
+    with pytest.raises(WorkbookError, match="does not exist"):
+        check_engine_file(tmp_path / "none.engine")
+    (tmp_path / "x.engine").write_bytes(b"vtrt")
+    (tmp_path / "x.engine.json").write_text("{")
+    with pytest.raises(WorkbookError, match="sidecar .* unreadable"):
+        check_engine_file(tmp_path / "x.engine")
+
+
+@needs_cpu_build
+def test_corrupt_onnx_is_refused_before_the_parser(tmp_path):
+    # TensorRT-RTX's parser accepts random bytes as an empty network; the workbook must not.
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"\x13\x37" * 4000)
+    with pytest.raises(WorkbookError, match="not a valid ONNX model"):
+        build_engine(bad, tmp_path / "bad.engine")
+    assert not (tmp_path / "bad.engine").exists()
+
+
+@needs_cpu_build
+def test_parser_rejection_names_the_node(tmp_path):
+    import onnx
+    from onnx import TensorProto, helper
+
+    node = helper.make_node("NoSuchOp", ["x"], ["y"], name="mystery", domain="com.example")
+    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 4])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 4])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.example", 1)])
+    onnx.save(model, str(tmp_path / "custom.onnx"))
+    with pytest.raises(WorkbookError, match="parser rejected custom.onnx at node 0 'mystery' \\(NoSuchOp\\)") as info:
+        build_engine(tmp_path / "custom.onnx", tmp_path / "custom.engine")
+    assert "\n" not in str(info.value)
+    assert not (tmp_path / "custom.engine").exists()
+
+
+@needs_cpu_build
+def test_fixed_batch_onnx_needs_a_matching_profile(tmp_path, lite0_model):
+    import torch
+
+    fixed = tmp_path / "fixed.onnx"
+    torch.onnx.export(lite0_model, (torch.zeros(2, 3, 224, 224),), str(fixed), dynamo=False, opset_version=17,
+                      input_names=["input"], output_names=["logits"])
+    with pytest.raises(WorkbookError, match="fixed batch of 2; export with a dynamic batch axis"):
+        build_engine(fixed, tmp_path / "fixed.engine", batch=(1, 8, 32))
+    record, built = build_engine(fixed, tmp_path / "fixed.engine", batch=(2, 2, 2))
+    assert built and record.inputs["input"]["max"][0] == 2
+
+
+def test_batch_parsing():
+    assert engine_build.parse_batch("1,8,32") == (1, 8, 32)
+    for text in ("1,8", "a,b,c", "0,1,2", "4,2,8"):
+        with pytest.raises(WorkbookError):
+            engine_build.parse_batch(text)
+
+
+@needs_cpu_build
+def test_build_cli_writes_engine_and_reuses_it(tmp_path, onnx_copy, capsys):
+    from utils.cli import main
+
+    engine = tmp_path / "cli.engine"
+    assert main(["build", str(onnx_copy), "--out", str(engine), "--precision", "fp16", "--batch", "1,4,8"]) == 0
+    first = capsys.readouterr().out
+    assert "built in" in first and "ahead-of-time build" in first
+    assert engine.is_file() and EngineRecord.path_for(engine).is_file()
+    assert main(["build", str(onnx_copy), "--out", str(engine), "--precision", "fp16", "--batch", "1,4,8"]) == 0
+    assert "reused from the cache" in capsys.readouterr().out
+    assert main(["inspect", str(engine)]) == 0
+    inspected = capsys.readouterr().out
+    assert '"precision": "fp16"' in inspected and "no layer table" in inspected

@@ -1,0 +1,84 @@
+"""Which TensorRT is picked, and the version differences, with the real modules where they are installed.
+
+The version-shape tests use small namespace objects that only carry the attributes whose presence differs
+between TensorRT releases (EXPLICIT_BATCH, BuilderFlag.FP16); they test the selection logic, not TensorRT.
+"""
+
+from types import SimpleNamespace
+
+import pytest
+
+from utils import tensorrt_api
+from utils.errors import WorkbookError
+from utils.tensorrt_api import TensorRT
+
+
+def _version_shape(version, *, explicit_batch, fp16_flag):
+    creation_flags = SimpleNamespace(**({"EXPLICIT_BATCH": 0} if explicit_batch else {}), STRONGLY_TYPED=1)
+    builder_flags = SimpleNamespace(**({"FP16": 0} if fp16_flag else {}), TF32=6)
+    module = SimpleNamespace(NetworkDefinitionCreationFlag=creation_flags, BuilderFlag=builder_flags)
+    return TensorRT(module=module, flavour="tensorrt", version=version, import_name="tensorrt")
+
+
+def test_explicit_batch_only_where_it_is_required():
+    assert _version_shape("8.6.1", explicit_batch=True, fp16_flag=True).network_flags() == 1
+    assert _version_shape("10.13.0", explicit_batch=True, fp16_flag=True).network_flags() == 0
+    assert _version_shape("11.4.0", explicit_batch=False, fp16_flag=False).network_flags() == 0
+
+
+def test_fp16_comes_from_the_onnx_model_where_networks_are_strongly_typed():
+    assert not _version_shape("8.6.1", explicit_batch=True, fp16_flag=True).strongly_typed_only
+    assert not _version_shape("10.13.0", explicit_batch=True, fp16_flag=True).strongly_typed_only
+    assert _version_shape("11.4.0", explicit_batch=False, fp16_flag=False).strongly_typed_only
+
+
+def test_stubs_namespace_package_is_not_mistaken_for_tensorrt():
+    # tensorrt-stubs installs a `tensorrt/` folder of .pyi files that imports as an empty namespace package.
+    assert tensorrt_api._import("tensorrt") is None or hasattr(tensorrt_api._import("tensorrt"), "Builder")
+    assert tensorrt_api._import("no_such_tensorrt_module") is None
+
+
+def test_forcing_an_unknown_flavour_is_a_one_line_error(monkeypatch):
+    tensorrt_api.load_tensorrt.cache_clear()
+    monkeypatch.setenv(tensorrt_api.FLAVOUR_ENV_VAR, "tensorrt_llm")
+    try:
+        with pytest.raises(WorkbookError, match="not a TensorRT flavour"):
+            tensorrt_api.load_tensorrt()
+    finally:
+        tensorrt_api.load_tensorrt.cache_clear()
+
+
+def test_missing_tensorrt_says_how_to_install(monkeypatch):
+    tensorrt_api.load_tensorrt.cache_clear()
+    monkeypatch.setattr(tensorrt_api, "_import", lambda name: None)
+    try:
+        with pytest.raises(WorkbookError, match="pip install tensorrt"):
+            tensorrt_api.load_tensorrt()
+        assert tensorrt_api.tensorrt_or_none() is None
+    finally:
+        tensorrt_api.load_tensorrt.cache_clear()
+
+
+def test_numpy_dtypes_by_member_name():
+    import numpy as np
+
+    assert tensorrt_api.numpy_dtype("DataType.FLOAT") == np.float32
+    assert tensorrt_api.numpy_dtype("DataType.HALF") == np.float16
+    assert tensorrt_api.numpy_dtype(np.dtype(np.int32)) == np.int32
+    with pytest.raises(WorkbookError, match="no numpy equivalent"):
+        tensorrt_api.numpy_dtype("DataType.FP8")
+
+
+rtx = pytest.importorskip("tensorrt_rtx_bindings", reason="TensorRT-RTX is not installed (pip install -r requirements.txt)")
+
+
+def test_rtx_is_found_and_described():
+    tensorrt_api.load_tensorrt.cache_clear()
+    trt = tensorrt_api.load_tensorrt()
+    if trt.flavour == "tensorrt":
+        pytest.skip("the full TensorRT is installed and takes precedence over TensorRT-RTX")
+    assert trt.is_rtx and trt.strongly_typed_only and not trt.has_timing_cache
+    assert trt.version == rtx.__version__ and trt.display_name == f"TensorRT-RTX {rtx.__version__}"
+    assert trt.network_flags() == 0
+    assert tensorrt_api.numpy_dtype(rtx.DataType.HALF) == "float16"
+    assert tensorrt_api.numpy_dtype(rtx.DataType.FLOAT) == "float32"

@@ -1,0 +1,104 @@
+"""What this machine has, and therefore which notebooks (or parts of them) can run here."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+import platform
+import sys
+from dataclasses import dataclass
+
+# TensorRT-RTX 1.x runs engines only on these compute capabilities (its own error message lists them).
+RTX_RUNNABLE_COMPUTE_CAPABILITIES = ("8.0", "8.6", "8.9", "12.0", "12.1")
+
+
+def package_version(name: str) -> str | None:
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def pycuda_installed() -> bool:
+    return importlib.util.find_spec("pycuda") is not None
+
+
+def engine_build_unavailable() -> str | None:
+    """Why TensorRT engines cannot be built here, or None if they can."""
+    from utils.gpu import current_gpu
+    from utils.tensorrt_api import INSTALL_HINT, tensorrt_or_none
+
+    trt = tensorrt_or_none()
+    if trt is None:
+        return f"no TensorRT is installed ({INSTALL_HINT})"
+    if current_gpu() is None and not trt.is_rtx:
+        return f"{trt.display_name} needs an NVIDIA GPU to build engines and none is visible"
+    return None
+
+
+def engine_execution_unavailable() -> str | None:
+    """Why TensorRT engines cannot run here, or None if they can."""
+    from utils.gpu import current_gpu
+    from utils.tensorrt_api import INSTALL_HINT, tensorrt_or_none
+
+    gpu = current_gpu()
+    if gpu is None:
+        return "running a TensorRT engine needs an NVIDIA GPU and none is visible here"
+    trt = tensorrt_or_none()
+    if trt is None:
+        return f"no TensorRT is installed ({INSTALL_HINT})"
+    if trt.is_rtx and gpu.compute_capability not in RTX_RUNNABLE_COMPUTE_CAPABILITIES:
+        return (f"{trt.display_name} engines cannot run on {gpu.name} (compute capability {gpu.compute_capability}); "
+                "install the full TensorRT (requirements-gpu.txt)")
+    if not pycuda_installed():
+        return "pycuda is not installed (pip install -r requirements-gpu.txt)"
+    return None
+
+
+@dataclass(frozen=True)
+class NotebookStatus:
+    notebook: str
+    runs_fully: bool
+    note: str
+
+
+def notebook_plan() -> list[NotebookStatus]:
+    build_reason = engine_build_unavailable()
+    run_reason = engine_execution_unavailable()
+    build_note = "builds and runs engines" if run_reason is None else (
+        f"builds engines ahead of time; they cannot run here: {run_reason}" if build_reason is None else f"skipped: {build_reason}")
+    return [
+        NotebookStatus("00_environment", True, "always runs"),
+        NotebookStatus("01_export_onnx", True, "CPU: PyTorch, ONNX export, ONNX Runtime"),
+        NotebookStatus("02_build_engine", build_reason is None, build_note),
+        NotebookStatus("03_inference", run_reason is None, "runs" if run_reason is None else f"skipped: {run_reason}"),
+        NotebookStatus("04_compare_onnx_trt", run_reason is None,
+                       "both halves" if run_reason is None else f"CPU half only; TensorRT half skipped: {run_reason}"),
+        NotebookStatus("05_benchmark", True, "CPU backends always; GPU backends where a GPU is visible"),
+    ]
+
+
+def describe() -> dict[str, str]:
+    """Versions and devices, as printable strings."""
+    from utils.gpu import current_gpu
+    from utils.tensorrt_api import tensorrt_or_none
+
+    gpu = current_gpu()
+    trt = tensorrt_or_none()
+    providers = "not installed"
+    if importlib.util.find_spec("onnxruntime") is not None:
+        import onnxruntime
+
+        providers = ", ".join(onnxruntime.get_available_providers())
+    return {
+        "python": sys.version.split()[0],
+        "platform": f"{platform.system()} {platform.machine()}",
+        "torch": package_version("torch") or "not installed",
+        "torchvision": package_version("torchvision") or "not installed",
+        "onnx": package_version("onnx") or "not installed",
+        "onnxruntime": f"{package_version('onnxruntime') or package_version('onnxruntime-gpu')} ({providers})",
+        "polygraphy": package_version("polygraphy") or "not installed",
+        "gpu": f"{gpu.name} (compute capability {gpu.compute_capability}, {gpu.memory_gib} GiB)" if gpu else "none visible",
+        "tensorrt": f"{trt.display_name} (module {trt.import_name})" if trt else "not installed",
+        "pycuda": package_version("pycuda") or "not installed",
+    }
