@@ -49,7 +49,8 @@ notebooks-test: setup
 	$(PY) -m pytest --nbval-lax --nbval-current-env -p no:randomly notebooks
 
 typecheck: setup  ## mypy on the TensorRT-facing code against tensorrt-stubs
-	$(PY) -m mypy
+	$(PY) scripts/prepare_tensorrt_stubs.py $(BUILD)/stubs
+	MYPYPATH=$(BUILD)/stubs $(PY) -m mypy
 
 lint: setup
 	$(PY) -m ruff check utils tests scripts

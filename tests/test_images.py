@@ -29,7 +29,7 @@ def _save_variants(original: Image.Image, directory):
         "grayscale.png": original.convert("L"),
         "alpha.png": rgba,
         "palette.png": original.convert("P", palette=Image.Palette.ADAPTIVE, colors=256),
-        "gray16.png": Image.fromarray((np.asarray(original.convert("L"), dtype=np.uint16) * 257)),
+        "gray16.png": Image.fromarray(np.asarray(original.convert("L"), dtype=np.uint16) * 257),
     }
     paths = {}
     for name, image in variants.items():

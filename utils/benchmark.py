@@ -192,8 +192,8 @@ def measure(step: Step, *, warmup: int = DEFAULT_WARMUP, iterations: int | None 
         if budget_ns is not None and clock() - started >= budget_ns:
             break
     wall_s = (clock() - started) / 1e9
-    return Measurement(samples_ms=samples, warmup=warmup, wall_s=wall_s,
-                       stage_samples_ms={name: values for name, values in zip(stages, stage_samples, strict=True) if values})
+    by_stage = {name: values for name, values in zip(stages, stage_samples, strict=True) if values}
+    return Measurement(samples_ms=samples, warmup=warmup, wall_s=wall_s, stage_samples_ms=by_stage)
 
 
 def cpu_timed(fn: Callable[..., Any], *args: Any) -> Step:
@@ -598,7 +598,7 @@ class _OnnxRuntime(_Prepared):
 
         super().__init__(info, resources, inputs)
         self.start_device_memory()
-        providers = [self.provider] if self.provider == "CPUExecutionProvider" else [self.provider, "CPUExecutionProvider"]
+        providers = list(dict.fromkeys([self.provider, "CPUExecutionProvider"]))
         self.session = create_session(resources.onnx_path(), providers)
         if self.session.get_providers()[0] != self.provider:
             raise WorkbookError(f"onnxruntime could not start {self.provider} (it fell back to "
@@ -1033,7 +1033,8 @@ def read_csv(path: str | os.PathLike[str]) -> list[BenchmarkRow]:
                                 "written by utils.benchmark.write_csv")
         kinds = {f.name: str(f.type) for f in fields(BenchmarkRow)}
         try:
-            return [BenchmarkRow(**{c: _parse_field(kinds[c], record[c] or "") for c in CSV_COLUMNS}) for record in reader]
+            return [BenchmarkRow(**{c: _parse_field(kinds[c], record[c] or "") for c in CSV_COLUMNS})
+                    for record in reader]
         except ValueError as exc:
             raise WorkbookError(f"{path} has a malformed value ({exc}); rewrite it with write_csv") from None
 
@@ -1054,6 +1055,16 @@ def reference_csv_path() -> Path:
 # Tables
 
 
+def _render(lines: list[tuple[str, ...]]) -> str:
+    """Fixed-width columns: the first left-aligned, the rest right-aligned."""
+    widths = [max(len(line[i]) for line in lines) for i in range(len(lines[0]))]
+    def render(line: tuple[str, ...]) -> str:
+        cells = zip(line, widths, strict=True)
+        return "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(cells))
+
+    return "\n".join(render(line) for line in lines)
+
+
 def _cell(value: float | None, digits: int = 2) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
@@ -1067,9 +1078,7 @@ def format_table(rows: Sequence[BenchmarkRow]) -> str:
         lines.append((r.backend, str(r.batch), _cell(r.p50_ms), _cell(r.p90_ms), _cell(r.p99_ms), _cell(r.mean_ms),
                       _cell(r.min_ms), _cell(r.throughput_ips, 1), _cell(r.h2d_ms, 3), _cell(r.compute_ms, 3),
                       _cell(r.d2h_ms, 3), _cell(r.host_peak_delta_mib, 1), _cell(r.device_peak_mib, 1)))
-    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
-    return "\n".join("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(line, widths, strict=True)))
-                     for line in lines)
+    return _render(lines)
 
 
 def side_by_side(rows: Sequence[BenchmarkRow], reference: Sequence[BenchmarkRow], reference_label: str = "ref") -> str:
@@ -1081,11 +1090,10 @@ def side_by_side(rows: Sequence[BenchmarkRow], reference: Sequence[BenchmarkRow]
     lines = [header]
     for key in keys:
         mine, ref = ours.get(key), theirs.get(key)
-        lines.append((key[0], str(key[1]), _cell(mine.p50_ms if mine else None, 3), _cell(ref.p50_ms if ref else None, 3),
-                      _cell(mine.throughput_ips if mine else None, 1), _cell(ref.throughput_ips if ref else None, 1)))
-    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
-    return "\n".join("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(line, widths, strict=True)))
-                     for line in lines)
+        lines.append((key[0], str(key[1]), _cell(mine.p50_ms if mine else None, 3),
+                      _cell(ref.p50_ms if ref else None, 3), _cell(mine.throughput_ips if mine else None, 1),
+                      _cell(ref.throughput_ips if ref else None, 1)))
+    return _render(lines)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -1242,7 +1250,8 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
                              "or as many as fit in --time-budget)")
     parser.add_argument("--time-budget", type=float, default=None, metavar="SECONDS",
                         help="time each backend and batch for this long instead of a fixed count")
-    parser.add_argument("--warmup", type=int, default=DEFAULT_WARMUP, help="untimed warm-up iterations (default: %(default)s)")
+    parser.add_argument("--warmup", type=int, default=DEFAULT_WARMUP,
+                        help="untimed warm-up iterations (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of the random input batch")
     parser.add_argument("--csv", default=None, help="results CSV (default: build/benchmarks/bench_<model>.csv)")
     parser.add_argument("--plots", default=None, metavar="DIR", help="also write the three figures as PNG files here")

@@ -66,7 +66,7 @@ def logits_for_batch(batch: np.ndarray, model_name: str, backend: str, *, precis
 
 
 def runner_input(runner: object) -> str:
-    inputs = list(getattr(runner, "inputs"))
+    inputs = list(runner.inputs)
     if len(inputs) != 1:
         raise WorkbookError(f"the engine has {len(inputs)} inputs; classification needs a single image input")
     return inputs[0]

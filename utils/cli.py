@@ -15,7 +15,7 @@ EXIT_COMPARISON_FAILED = 1
 
 
 def _model_argument(parser: argparse.ArgumentParser) -> None:
-    from utils.models import MODEL_ENV_VAR, DEFAULT_MODEL
+    from utils.models import DEFAULT_MODEL, MODEL_ENV_VAR
 
     parser.add_argument("--model", help=f"model name (default: ${MODEL_ENV_VAR} or {DEFAULT_MODEL})")
 

@@ -63,6 +63,50 @@ def run_onnxruntime(onnx_path: str | os.PathLike[str], feeds: Sequence[dict[str,
         return Comparator.run([runner], data_loader=list(feeds))
 
 
+def run_tensorrt(onnx_path: str | os.PathLike[str], feeds: Sequence[dict[str, np.ndarray]], *, precision: str = "fp32",
+                 mark_all: bool = False, batch: tuple[int, int, int] = (1, 8, 32), runner_name: str | None = None) -> RunResults:
+    """Build and run a TensorRT engine with Polygraphy's TensorRT runner (needs a GPU that can run it).
+
+    With `mark_all`, every tensor becomes a network output. TensorRT then cannot fuse layers whose intermediate
+    results must be kept, so the engine compared is not the engine deployed: compare the final outputs of the
+    deployed engine too (the pycuda runner does that).
+    """
+    from polygraphy import constants
+    from polygraphy.backend.trt import (
+        CreateConfig,
+        EngineFromNetwork,
+        ModifyNetworkOutputs,
+        NetworkFromOnnxPath,
+        Profile,
+        TrtRunner,
+    )
+    from polygraphy.comparator import Comparator
+    from polygraphy.logger import G_LOGGER
+
+    from utils.environment import engine_execution_unavailable
+    from utils.onnx_export import convert_to_fp16, load_onnx
+    from utils.tensorrt_api import load_tensorrt
+
+    reason = engine_execution_unavailable()
+    if reason:
+        raise WorkbookError(f"cannot run TensorRT here: {reason}")
+    trt = load_tensorrt()
+    load_onnx(onnx_path)
+    strongly_typed = precision == "fp16" and trt.strongly_typed_only
+    if strongly_typed:
+        fp16_path = Path(onnx_path).with_name(f"{Path(onnx_path).stem}.fp16-for-{trt.flavour}.onnx")
+        onnx_path = convert_to_fp16(onnx_path, fp16_path)
+    network = NetworkFromOnnxPath(str(onnx_path), strongly_typed=strongly_typed or None)
+    if mark_all:
+        network = ModifyNetworkOutputs(network, outputs=constants.MARK_ALL)
+    shape = list(next(iter(feeds[0].values())).shape[1:])
+    profile = Profile().add(next(iter(feeds[0])), min=[batch[0], *shape], opt=[batch[1], *shape], max=[batch[2], *shape])
+    config = CreateConfig(fp16=True if precision == "fp16" and not strongly_typed else None, profiles=[profile])
+    runner = TrtRunner(EngineFromNetwork(network, config=config), name=runner_name or f"tensorrt-{precision}")
+    with G_LOGGER.verbosity(G_LOGGER.ERROR):
+        return Comparator.run([runner], data_loader=list(feeds))
+
+
 def results_from_arrays(outputs: Sequence[dict[str, np.ndarray]], runner_name: str) -> RunResults:
     """Wrap outputs computed elsewhere (PyTorch, the pycuda runner) as Polygraphy results, one dict per iteration."""
     from polygraphy.comparator import RunResults
@@ -228,5 +272,5 @@ def diff_saved_results(reference_path: str | os.PathLike[str], target_path: str 
     return DiffReport(stats=rows, stats_csv=csv_path, figures=figures)
 
 
-__all__ = ["OutputStats", "DiffReport", "run_onnxruntime", "results_from_arrays", "save_results", "load_results",
+__all__ = ["OutputStats", "DiffReport", "run_onnxruntime", "run_tensorrt", "results_from_arrays", "save_results", "load_results",
            "compare_runs", "differences", "write_stats_csv", "read_stats_csv", "diff_saved_results"]

@@ -210,13 +210,13 @@ def _add_profile(trt: TensorRT, builder: tensorrt.Builder, network: tensorrt.INe
     shapes: dict[str, dict[str, list[int]]] = {}
     for index in range(network.num_inputs):
         tensor = network.get_input(index)
-        dims = list(tensor.shape)
+        dims = [int(tensor.shape[i]) for i in range(len(tensor.shape))]
         if any(d < 0 for d in dims[1:]):
             raise WorkbookError(f"input {tensor.name!r} has dynamic dimensions other than the batch {dims}; export with only the batch axis dynamic")
         if dims[0] >= 0 and batch != (dims[0],) * 3:
             raise WorkbookError(f"input {tensor.name!r} has a fixed batch of {dims[0]}; export with a dynamic batch axis (`python -m utils export`) or pass --batch {dims[0]},{dims[0]},{dims[0]}")
         low, opt, high = ([n, *dims[1:]] for n in batch)
-        profile.set_shape(tensor.name, low, opt, high)
+        profile.set_shape(tensor.name, trt.module.Dims(low), trt.module.Dims(opt), trt.module.Dims(high))
         shapes[tensor.name] = {"min": low, "opt": opt, "max": high}
     config.add_optimization_profile(profile)
     return shapes
@@ -242,9 +242,10 @@ def _build_serialized(trt: TensorRT, onnx_path: Path, *, precision: str, batch: 
         from utils.gpu import current_gpu
 
         if current_gpu() is None:
-            config.num_compute_capabilities = len(RTX_AHEAD_OF_TIME_TARGETS)
+            rtx_config: Any = config  # compute-capability targets exist only in TensorRT-RTX, not in tensorrt-stubs
+            rtx_config.num_compute_capabilities = len(RTX_AHEAD_OF_TIME_TARGETS)
             for slot, target in enumerate(RTX_AHEAD_OF_TIME_TARGETS):
-                config.set_compute_capability(getattr(module.ComputeCapability, target), slot)
+                rtx_config.set_compute_capability(getattr(module.ComputeCapability, target), slot)
     inputs = _add_profile(trt, builder, network, config, batch)
 
     timing_cache = None

@@ -51,7 +51,7 @@ def inspect_engine(engine_path: str | os.PathLike[str]) -> tuple[dict[str, Any],
     """(sidecar dict, layer table or None, why there is no table). The table needs a GPU that can load the engine."""
     from dataclasses import asdict
 
-    from utils.engine_build import EngineRecord, check_engine_file
+    from utils.engine_build import check_engine_file
     from utils.gpu import current_gpu
 
     engine_path = Path(engine_path)
@@ -59,11 +59,11 @@ def inspect_engine(engine_path: str | os.PathLike[str]) -> tuple[dict[str, Any],
     facts = asdict(record) if record else {"note": "no sidecar: built outside the workbook"}
     if current_gpu() is None:
         return facts, None, "the per-layer table needs a GPU that can load the engine; none is visible here"
-    from utils.trt_runner import deserialize_engine
     from utils.tensorrt_api import load_tensorrt
+    from utils.trt_runner import deserialize_engine
 
     trt = load_tensorrt()
-    engine = deserialize_engine(engine_path, trt)
+    _runtime, engine = deserialize_engine(engine_path, trt)
     inspector = engine.create_engine_inspector()
     text = inspector.get_engine_information(trt.module.LayerInformationFormat.JSON)
     return facts, layers_from_inspector_json(text), None

@@ -25,8 +25,11 @@ if TYPE_CHECKING:
 PROFILE_INDEX = 0
 
 
-def deserialize_engine(engine_path: str | os.PathLike[str], trt: TensorRT | None = None) -> Any:
-    """Deserialize an engine after the sidecar checks, turning TensorRT's logged failure into a one-line error."""
+def deserialize_engine(engine_path: str | os.PathLike[str], trt: TensorRT | None = None) -> tuple[Any, Any]:
+    """(runtime, engine) after the sidecar checks; TensorRT's logged failure becomes a one-line error.
+
+    The runtime is returned because it must outlive the engine it created.
+    """
     from utils.engine_build import read_engine_bytes
     from utils.tensorrt_api import CapturingLogger, load_tensorrt
 
@@ -40,8 +43,7 @@ def deserialize_engine(engine_path: str | os.PathLike[str], trt: TensorRT | None
             f"{trt.display_name} could not load {Path(engine_path).name} ({logger.first_error()}); "
             "it is truncated, not an engine, or from another TensorRT version or GPU: rebuild it with `python -m utils build`"
         )
-    engine._workbook_runtime = runtime  # the runtime must outlive the engine it created
-    return engine
+    return runtime, engine
 
 
 class TensorRTRunner:
@@ -55,10 +57,11 @@ class TensorRTRunner:
 
         require_gpu("Running a TensorRT engine")
         pycuda_driver()
+        self.runtime = None
         if engine is None:
             if engine_path is None:
                 raise WorkbookError("give an engine file to run")
-            engine = deserialize_engine(engine_path, tensorrt)
+            self.runtime, engine = deserialize_engine(engine_path, tensorrt)
         self.engine = engine
         self.context = engine.create_execution_context()
         self.stream = new_stream()
@@ -122,6 +125,7 @@ class TensorRTRunner:
         self.inputs, self.outputs = {}, {}
         self.context = None
         self.engine = None
+        self.runtime = None
 
     def __enter__(self) -> TensorRTRunner:
         return self
