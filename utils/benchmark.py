@@ -892,7 +892,7 @@ def overhead_vs_direct_onnxruntime(model_name: str, batch: int, iterations: int,
 
     if iterations < 2:
         raise WorkbookError(f"{iterations} iterations is too few to compare; give at least 2")
-    rounds = rounds or min(20, iterations)
+    rounds = rounds or max(2, min(20, iterations // 2))
     per_round = max(1, iterations // rounds)
     clock = time.perf_counter_ns
     with prepared_backend("onnxruntime-cpu", model_name, batch, seed=seed) as prepared:
@@ -1142,18 +1142,25 @@ def plot_latency_percentiles(rows: Sequence[BenchmarkRow]) -> Figure:
 def plot_throughput(rows: Sequence[BenchmarkRow]) -> Figure:
     """Throughput (images/s) against batch size for every backend, batch on a log2 axis."""
     from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter
 
     _require_rows(rows)
     figure = Figure(figsize=(7, 4.2), layout="constrained")
     ax = figure.subplots()
     for backend in _ordered_backends(rows):
         points = sorted((r.batch, r.throughput_ips) for r in rows if r.backend == backend)
-        ax.plot([p[0] for p in points], [p[1] for p in points], "o-", label=backend,
-                ls="--" if BACKEND_INFO.get(backend, BACKEND_INFO["pytorch-cpu"]).device == "cpu" else "-")
+        on_cpu = BACKEND_INFO.get(backend, BACKEND_INFO["pytorch-cpu"]).device == "cpu"
+        ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", ls="--" if on_cpu else "-", label=backend)
     batches = sorted({r.batch for r in rows})
     ax.set_xscale("log", base=2)
-    ax.set_yscale("log")
     ax.set_xticks(batches, [str(b) for b in batches])
+    values = [r.throughput_ips for r in rows if r.throughput_ips > 0]
+    if values and max(values) / min(values) > 20:  # GPU and CPU backends together span orders of magnitude
+        ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
+    else:
+        ax.set_ylim(bottom=0)
     ax.set(xlabel="batch size", ylabel="throughput (images/s)", title=f"{rows[0].model}: throughput against batch size")
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize="small")

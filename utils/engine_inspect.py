@@ -57,8 +57,9 @@ def inspect_engine(engine_path: str | os.PathLike[str]) -> tuple[dict[str, Any],
     engine_path = Path(engine_path)
     record = check_engine_file(engine_path)
     facts = asdict(record) if record else {"note": "no sidecar: built outside the workbook"}
-    if current_gpu() is None:
-        return facts, None, "the per-layer table needs a GPU that can load the engine; none is visible here"
+    reason = engine_execution_unavailable()
+    if reason is not None:
+        return facts, None, f"the per-layer table needs the engine loaded, and {reason}"
     from utils.tensorrt_api import load_tensorrt
     from utils.trt_runner import deserialize_engine
 
