@@ -52,7 +52,7 @@ def inspect_engine(engine_path: str | os.PathLike[str]) -> tuple[dict[str, Any],
     from dataclasses import asdict
 
     from utils.engine_build import check_engine_file
-    from utils.gpu import current_gpu
+    from utils.environment import engine_execution_unavailable
 
     engine_path = Path(engine_path)
     record = check_engine_file(engine_path)
