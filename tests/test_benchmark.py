@@ -195,6 +195,17 @@ def test_sweep_skips_unavailable_backends_with_their_reason() -> None:
     assert set(skipped) == {"pytorch-cuda", "tensorrt-fp16"} and all(skipped.values())
 
 
+def test_sweep_skips_a_backend_whose_set_up_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*args: object) -> None:
+        raise WorkbookError("engine build failed: out of workspace; give a larger --workspace")
+
+    monkeypatch.setitem(benchmark._PREPARERS, "onnxruntime-cpu", broken)
+    skipped: dict[str, str] = {}
+    rows = benchmark.run_sweep(MODEL, ["onnxruntime-cpu"], [1, 2], iterations=1, progress=False, skipped=skipped)
+    assert rows == []
+    assert skipped == {"onnxruntime-cpu": "engine build failed: out of workspace; give a larger --workspace"}
+
+
 def test_tensorrt_skip_reasons(monkeypatch: pytest.MonkeyPatch) -> None:
     import types
 
@@ -311,3 +322,42 @@ def test_tensorrt_copies_reach_plain_copy_bandwidth() -> None:
     assert results["htod"].nbytes == 32 * 3 * 224 * 224 * 4
     assert results["htod"].ratio >= 0.9, results["htod"]
     assert results["dtoh"].ratio > 0  # 128 KB of logits: latency-bound, reported but not held to the target
+
+
+@needs_gpu
+def test_tensorrt_backend_stages_and_copies_with_an_identity_engine(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The TensorRT backend's own work (pinned staging, pycuda events on the runner's stream, stage split, copy
+    bandwidth) on real device memory, with the identity test double standing in for a TensorRT engine."""
+    pytest.importorskip("pycuda", reason="pycuda is not installed; pip install -r requirements-gpu.txt")
+    import utils.trt_runner
+    from tests.engine_doubles import IdentityEngine
+
+    class ImageIdentityEngine(IdentityEngine):
+        def __init__(self) -> None:
+            super().__init__()
+            self.profile = tuple((n, 3, 224, 224) for n in (1, 8, 32))
+
+    real_runner = utils.trt_runner.TensorRTRunner
+    real_reason = benchmark.backend_reason
+    monkeypatch.setattr(utils.trt_runner, "TensorRTRunner", lambda path: real_runner(engine=ImageIdentityEngine()))
+    monkeypatch.setattr(benchmark, "backend_reason", lambda n: None if n.startswith("tensorrt-") else real_reason(n))
+    monkeypatch.setattr(benchmark._Resources, "engine_path", lambda self, precision: Path("identity.engine"))
+
+    rows = benchmark.run_sweep(MODEL, ["tensorrt-fp32"], [1, 32], iterations=20, warmup=3, progress=False)
+    assert [(r.backend, r.batch, r.timer) for r in rows] == [("tensorrt-fp32", 1, benchmark.TIMER_PYCUDA),
+                                                             ("tensorrt-fp32", 32, benchmark.TIMER_PYCUDA)]
+    for row in rows:
+        assert row.h2d_ms > 0 and row.compute_ms > 0 and row.d2h_ms > 0
+        assert row.h2d_ms + row.compute_ms + row.d2h_ms == pytest.approx(row.p50_ms, rel=0.25)
+        assert row.device_peak_mib >= 2 * row.batch * 3 * 224 * 224 * 4 / 2**20 * 0.99  # both buffers, at least
+    assert rows[1].h2d_ms > rows[0].h2d_ms  # 32 images take longer to copy than one
+
+    with benchmark.prepared_backend("tensorrt-fp32", MODEL, 8) as prepared:
+        prepared.step()
+        view = prepared.runner.outputs["output"].host[: 8 * 3 * 224 * 224].reshape(8, 3, 224, 224)
+        np.testing.assert_array_equal(view, benchmark.make_inputs(MODEL, 8))  # identity: the batch came back
+
+    results = {r.direction: r for r in benchmark.copy_bandwidth(MODEL, batch=32)}
+    assert results["htod"].nbytes == results["dtoh"].nbytes == 32 * 3 * 224 * 224 * 4
+    assert results["htod"].ratio >= 0.9, results["htod"]
+    assert results["dtoh"].ratio >= 0.9, results["dtoh"]

@@ -515,13 +515,13 @@ class _PyTorchCuda(_TorchCudaMemory, _Prepared):
 
         super().__init__(info, resources, inputs)
         self.start_device_memory()
-        self.model = copy.deepcopy(resources.torch_model()).to("cuda").eval()
-        self.host_in = torch.from_numpy(inputs).pin_memory()
-        self.device_in = torch.empty(self.host_in.shape, dtype=self.host_in.dtype, device="cuda")
+        self.model: Any = copy.deepcopy(resources.torch_model()).to("cuda").eval()
+        self.host_in: Any = torch.from_numpy(inputs).pin_memory()
+        self.device_in: Any = torch.empty(self.host_in.shape, dtype=self.host_in.dtype, device="cuda")
         with torch.inference_mode():
             self.device_in.copy_(self.host_in)
             out = self.forward()
-        self.host_out = torch.empty(out.shape, dtype=out.dtype, pin_memory=True)
+        self.host_out: Any = torch.empty(out.shape, dtype=out.dtype, pin_memory=True)
         self.events = [torch.cuda.Event(enable_timing=True) for _ in range(4)]
         self.step = self._step
 
@@ -651,7 +651,7 @@ class _TensorRT(_Prepared):
         engine_path = resources.engine_path(info.precision)
         self.driver = pycuda_driver()
         self._free_before = self._free_after = self.driver.mem_get_info()[0]
-        self.runner = TensorRTRunner(engine_path)
+        self.runner: Any = TensorRTRunner(engine_path)
         try:
             low, high = self.runner.batch_range
             if not low <= inputs.shape[0] <= high:
@@ -857,24 +857,29 @@ def run_sweep(model_name: str, backends: Sequence[str] | None = None, batches: S
     reasons = available_backends()
     names = [n for n in BACKENDS if reasons[n] is None] if backends is None else check_backend_names(backends)
     skipped = skipped if skipped is not None else {}
-    for name in names:
-        if reasons[name] is not None:
-            skipped[name] = reasons[name]  # type: ignore[assignment]
-            print(f"skipped {name}: {reasons[name]}")
-    runnable = [n for n in names if n not in skipped]
+    runnable = []
+    for name in dict.fromkeys(names):
+        reason = reasons[name]
+        if reason is None:
+            runnable.append(name)
+        else:
+            skipped[name] = reason
+            print(f"skipped {name}: {reason}")
     resources = _Resources(model_name, batches)
     rows: list[BenchmarkRow] = []
+    failed: set[str] = set()
     pairs = [(name, batch) for name in runnable for batch in batches]
     with tqdm(pairs, desc=f"benchmark {model_name}", unit="run", disable=not progress, file=sys.stderr) as bar:
         for name, batch in bar:
             bar.set_postfix_str(f"{name} batch {batch}")
-            if name in skipped:
+            if name in failed:  # its set-up failed at an earlier batch
                 continue
             try:
                 with prepared_backend(name, model_name, batch, seed=seed, resources=resources) as prepared:
                     rows.append(benchmark_prepared(prepared, model_name, batch, warmup=warmup,
                                                    iterations=iterations, time_budget_s=time_budget_s))
             except WorkbookError as exc:
+                failed.add(name)
                 skipped[name] = str(exc)
                 bar.write(f"skipped {name}: {exc}")
     return rows
@@ -1055,10 +1060,11 @@ def reference_csv_path() -> Path:
 # Tables
 
 
-def _render(lines: list[tuple[str, ...]]) -> str:
+def _render(lines: Sequence[Sequence[str]]) -> str:
     """Fixed-width columns: the first left-aligned, the rest right-aligned."""
     widths = [max(len(line[i]) for line in lines) for i in range(len(lines[0]))]
-    def render(line: tuple[str, ...]) -> str:
+
+    def render(line: Sequence[str]) -> str:
         cells = zip(line, widths, strict=True)
         return "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(cells))
 
@@ -1118,18 +1124,19 @@ def plot_latency_percentiles(rows: Sequence[BenchmarkRow]) -> Figure:
     _require_rows(rows)
     batches = sorted({r.batch for r in rows})
     backends = _ordered_backends(rows)
-    figure = Figure(figsize=(max(6.0, 1.2 * len(backends) + 2) * min(len(batches), 3) / 1.6, 4.2), layout="constrained")
+    panel_width = max(4.0, 0.9 * len(backends) + 1.5)
+    figure = Figure(figsize=(min(panel_width * len(batches), 18.0), 4.2), layout="constrained")
     axes = np.atleast_1d(figure.subplots(1, len(batches), squeeze=False)[0])
     width = 0.8 / len(PERCENTILES)
+    latencies = [getattr(r, f"p{q}_ms") for r in rows for q in PERCENTILES]
+    log_scale = max(latencies) / max(min(latencies), 1e-9) > 30  # one scale for every panel: CPU and GPU together
     for ax, batch in zip(axes, batches, strict=True):
         by_backend = {r.backend: r for r in rows if r.batch == batch}
         x = np.arange(len(backends))
-        values_all = []
         for k, q in enumerate(PERCENTILES):
             values = [getattr(by_backend[b], f"p{q}_ms") if b in by_backend else np.nan for b in backends]
-            values_all += [v for v in values if np.isfinite(v)]
             ax.bar(x + (k - 1) * width, values, width, label=f"p{q}")
-        if values_all and max(values_all) / max(min(values_all), 1e-9) > 30:
+        if log_scale:
             ax.set_yscale("log")
         ax.set_xticks(x, backends, rotation=30, ha="right", fontsize="small")
         ax.set(title=f"batch {batch}", ylabel="latency (ms)")
