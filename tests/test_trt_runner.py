@@ -47,6 +47,15 @@ def test_round_trip_through_device_memory_is_exact(runner, batch):
     np.testing.assert_array_equal(result, data)
 
 
+def test_batch_written_into_the_pinned_view_is_sent_without_staging(runner, monkeypatch):
+    view = runner.input_view("input", (4, 1000))
+    view[:] = np.arange(4000, dtype=np.float32).reshape(4, 1000)
+    monkeypatch.setattr(np, "copyto", lambda *a, **k: pytest.fail("staging copy made for the pinned view"))
+    result = runner.infer({"input": view})["output"]
+    monkeypatch.undo()
+    np.testing.assert_array_equal(result, np.arange(4000, dtype=np.float32).reshape(4, 1000))
+
+
 def test_results_are_copies_not_views_of_the_pinned_buffer(runner):
     first = runner.infer({"input": np.ones((2, 1000), np.float32)})["output"]
     runner.infer({"input": np.zeros((2, 1000), np.float32)})

@@ -52,6 +52,10 @@ class DeviceTensor:
     def capacity_bytes(self) -> int:
         return int(self.host.nbytes)
 
+    def host_view(self, shape: tuple[int, ...]) -> np.ndarray:
+        """The pinned host buffer as an array of `shape`: fill it in place and `upload` skips the staging copy."""
+        return self._view(tuple(shape))
+
     def _view(self, shape: tuple[int, ...]) -> np.ndarray:
         import numpy as np
 
@@ -61,11 +65,16 @@ class DeviceTensor:
         return self.host[:count].reshape(shape)
 
     def upload(self, array: np.ndarray, stream: Any) -> None:
-        """Copy `array` into pinned memory, then asynchronously to the device on `stream`."""
+        """Copy `array` into pinned memory (unless it is `host_view`'s array), then asynchronously to the device.
+
+        The staging copy runs at host-memory speed (about 10 GB/s), several times slower than the transfer
+        from pinned memory; writing the batch straight into `host_view` avoids it.
+        """
         import numpy as np
 
         view = self._view(array.shape)
-        np.copyto(view, array, casting="same_kind")
+        if not (array.ctypes.data == view.ctypes.data and array.dtype == view.dtype):
+            np.copyto(view, array, casting="same_kind")
         self.shape = tuple(array.shape)
         pycuda_driver().memcpy_htod_async(self.device, view, stream)
 

@@ -87,6 +87,13 @@ class TensorRTRunner:
         highs = [shapes[2][0] for shapes in self.profile_shapes.values()]
         return max(lows), min(highs)
 
+    def input_view(self, name: str, shape: tuple[int, ...]) -> np.ndarray:
+        """The pinned host buffer of input `name`, shaped `shape`. Write a batch into it (for example with
+        `images.load_batch(..., out=view)` or `np.copyto`) and pass it to `infer`: no staging copy is made."""
+        if name not in self.inputs:
+            raise WorkbookError(f"the engine has no input {name!r}; it takes {sorted(self.inputs)}")
+        return self.inputs[name].host_view(shape)
+
     def copy_inputs(self, feeds: dict[str, np.ndarray]) -> None:
         """Set input shapes and queue the host-to-device copies."""
         missing = set(self.inputs) - set(feeds)
