@@ -56,7 +56,7 @@ lint: setup
 	$(PY) -m ruff check utils tests scripts
 
 bench: setup  ## benchmark sweep; CSV and plots in build/benchmarks
-	$(PY) -m utils bench --model $(MODEL) --batch 1,8,32 --plots $(BUILD)/benchmarks
+	$(PY) -m utils bench --model $(MODEL) --batch 1,8,32 --plots $(BUILD)/benchmarks --harness-overhead
 
 lab: setup  ## JupyterLab on the notebooks
 	$(PY) -m jupyter lab notebooks

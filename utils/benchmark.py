@@ -1270,6 +1270,8 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--csv", default=None, help="results CSV (default: build/benchmarks/bench_<model>.csv)")
     parser.add_argument("--plots", default=None, metavar="DIR", help="also write the three figures as PNG files here")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--harness-overhead", action="store_true",
+                        help="also measure the ONNX Runtime backend against bare InferenceSession.run calls (target: <= 3%%)")
 
 
 def run_bench_command(args: argparse.Namespace) -> int:
@@ -1291,6 +1293,11 @@ def run_bench_command(args: argparse.Namespace) -> int:
     if args.plots:
         for path in save_plots(rows, args.plots).values():
             print(f"wrote {path}")
+    if args.harness_overhead:
+        for batch in batches:
+            iterations = args.iterations or max(30, 200 // batch)
+            overhead = overhead_vs_direct_onnxruntime(model_name, batch, iterations)
+            print(f"harness overhead over bare InferenceSession.run, batch {batch}: {overhead:+.2f} % ({iterations} iterations)")
     return 0
 
 
