@@ -32,9 +32,14 @@ def test_fp16_comes_from_the_onnx_model_where_networks_are_strongly_typed():
     assert _version_shape("11.4.0", explicit_batch=False, fp16_flag=False).strongly_typed_only
 
 
-def test_stubs_namespace_package_is_not_mistaken_for_tensorrt():
+def test_stubs_namespace_package_is_not_mistaken_for_tensorrt(tmp_path, monkeypatch):
     # tensorrt-stubs installs a `tensorrt/` folder of .pyi files that imports as an empty namespace package.
-    assert tensorrt_api._import("tensorrt") is None or hasattr(tensorrt_api._import("tensorrt"), "Builder")
+    stubs_only = tmp_path / "workbook_stub_probe"
+    stubs_only.mkdir()
+    (stubs_only / "__init__.pyi").write_text("class Builder: ...\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert __import__("workbook_stub_probe").__name__ == "workbook_stub_probe"  # it does import...
+    assert tensorrt_api._import("workbook_stub_probe") is None  # ...but is not taken for TensorRT
     assert tensorrt_api._import("no_such_tensorrt_module") is None
 
 

@@ -61,15 +61,9 @@ def logits_for_batch(batch: np.ndarray, model_name: str, backend: str, *, precis
 
         engine_path = workbook_engine(model_name, precision)
         with TensorRTRunner(engine_path) as runner:
-            return next(iter(runner.infer({runner_input(runner): batch}).values()))
+            (input_name,) = runner.inputs  # the workbook's engines have one image input
+            return next(iter(runner.infer({input_name: batch}).values()))
     raise WorkbookError(f"unknown backend {backend!r}; choose one of: {', '.join(BACKENDS)}")
-
-
-def runner_input(runner: object) -> str:
-    inputs = list(runner.inputs)
-    if len(inputs) != 1:
-        raise WorkbookError(f"the engine has {len(inputs)} inputs; classification needs a single image input")
-    return inputs[0]
 
 
 def workbook_engine(model_name: str, precision: str) -> Path:

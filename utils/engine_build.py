@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from utils.errors import WorkbookError
-from utils.files import atomic_path, sha256_of_file, write_bytes_atomic, write_text_atomic
+from utils.files import sha256_of_file, write_bytes_atomic, write_text_atomic
 
 if TYPE_CHECKING:
     import tensorrt
@@ -294,4 +294,4 @@ def read_engine_bytes(engine_path: str | os.PathLike[str], tensorrt: TensorRT | 
 
 
 __all__ = ["BuildRequest", "EngineRecord", "build_engine", "build_request", "cached_engine_matches", "check_engine_file",
-           "parse_batch", "read_engine_bytes", "atomic_path"]
+           "parse_batch", "read_engine_bytes"]
