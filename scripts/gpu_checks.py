@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import statistics
 import sys
 import tempfile
 from functools import partial
@@ -23,27 +22,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for tests.engine_doubles when run as a script
 
 
-def _median_seconds(driver, stream, queue, repeats: int) -> float:
-    """Median time of `queue()` on `stream` between two CUDA events, after three warm-up rounds."""
-    start, end = driver.Event(), driver.Event()
-    times = []
-    for _ in range(repeats + 3):
-        start.record(stream)
-        queue()
-        end.record(stream)
-        end.synchronize()
-        times.append(end.time_since(start) / 1e3)
-    return statistics.median(times[3:])
-
-
 def runner_copy_bandwidth(batches: list[int], repeats: int) -> list[dict[str, object]]:
     import numpy as np
 
     from tests.engine_doubles import IdentityEngine
-    from utils.cuda_memory import plain_copy_seconds, pycuda_driver
+    from utils.cuda_memory import median_event_seconds, plain_copy_seconds
     from utils.trt_runner import TensorRTRunner
-
-    driver = pycuda_driver()
 
     class ImageIdentityEngine(IdentityEngine):
         def __init__(self, max_batch: int) -> None:
@@ -60,9 +44,9 @@ def runner_copy_bandwidth(batches: list[int], repeats: int) -> list[dict[str, ob
             # any other array first stages it into pinned memory at host-memcpy speed.
             host_view = runner.input_view("input", data.shape)
             host_view[:] = data
-            htod = _median_seconds(driver, stream, partial(buffer_in.upload, host_view, stream), repeats)
-            htod_with_staging = _median_seconds(driver, stream, partial(buffer_in.upload, data, stream), repeats)
-            dtoh = _median_seconds(driver, stream, partial(buffer_out.download, data.shape, stream), repeats)
+            htod = median_event_seconds(partial(buffer_in.upload, host_view, stream), stream, repeats)
+            htod_with_staging = median_event_seconds(partial(buffer_in.upload, data, stream), stream, repeats)
+            dtoh = median_event_seconds(partial(buffer_out.download, data.shape, stream), stream, repeats)
         for direction, runner_s, note in (("htod", htod, "upload() of input_view, no staging"),
                                           ("htod", htod_with_staging, "upload() incl. numpy -> pinned staging"),
                                           ("dtoh", dtoh, "download()")):

@@ -660,7 +660,7 @@ class _TensorRT(_Prepared):
                 raise WorkbookError(f"the engine takes {len(self.runner.inputs)} inputs; the benchmark feeds one")
             (name, buffer), = self.runner.inputs.items()
             self.runner.copy_inputs({name: inputs})  # sets the shape and stages the batch in pinned memory
-            self.feeds = {name: buffer.host[: inputs.size].reshape(inputs.shape)}
+            self.feeds = {name: self.runner.input_view(name, inputs.shape)}  # later uploads skip the staging copy
             self.output_shapes = {out: tuple(self.runner.context.get_tensor_shape(out)) for out in self.runner.outputs}
             self.runner.stream.synchronize()
             if not np.array_equal(self.feeds[name], inputs.astype(buffer.dtype, copy=False)):
@@ -950,9 +950,8 @@ def copy_bandwidth(model_name: str, batch: int | None = None, precision: str = "
     of `repeats` is compared with `plain_copy_seconds` of the same byte count. `batch` defaults to the largest the
     engine takes: copies of well under a megabyte are dominated by launch latency, not bandwidth.
     """
-    import statistics
 
-    from utils.cuda_memory import plain_copy_seconds
+    from utils.cuda_memory import median_event_seconds, plain_copy_seconds
 
     name = f"tensorrt-{precision}"
     check_backend_names([name])
@@ -963,18 +962,10 @@ def copy_bandwidth(model_name: str, batch: int | None = None, precision: str = "
     batch = batch or resources.profile[2]
     with prepared_backend(name, model_name, batch, seed=seed, resources=resources) as prepared:
         assert isinstance(prepared, _TensorRT)
-        runner, stream, driver = prepared.runner, prepared.runner.stream, prepared.driver
-        start, end = driver.Event(), driver.Event()
+        runner, stream = prepared.runner, prepared.runner.stream
 
         def timed(queue: Callable[[], None]) -> float:
-            times = []
-            for _ in range(repeats + 3):
-                start.record(stream)
-                queue()
-                end.record(stream)
-                end.synchronize()
-                times.append(end.time_since(start))
-            return statistics.median(times[3:])
+            return median_event_seconds(queue, stream, repeats) * 1e3
 
         def upload() -> None:
             for input_name, buffer in runner.inputs.items():

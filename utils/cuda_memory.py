@@ -7,6 +7,7 @@ one PyTorch uses, so both can live in one process without "invalid device contex
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from utils.errors import WorkbookError
@@ -95,6 +96,22 @@ def new_stream() -> Any:
     return pycuda_driver().Stream()
 
 
+def median_event_seconds(queue: Callable[[], None], stream: Any, repeats: int = 20, warmup: int = 3) -> float:
+    """The median time of the work `queue()` puts on `stream`, between two CUDA events, after `warmup` rounds."""
+    import statistics
+
+    driver = pycuda_driver()
+    start, end = driver.Event(), driver.Event()
+    times = []
+    for _ in range(warmup + repeats):
+        start.record(stream)
+        queue()
+        end.record(stream)
+        end.synchronize()
+        times.append(end.time_since(start) / 1e3)
+    return statistics.median(times[warmup:])
+
+
 def plain_copy_seconds(nbytes: int, direction: str, repeats: int = 20) -> float:
     """The median time of a plain pinned `memcpy_htod_async` / `memcpy_dtoh_async` of `nbytes`, by CUDA events.
 
@@ -106,18 +123,9 @@ def plain_copy_seconds(nbytes: int, direction: str, repeats: int = 20) -> float:
     host = driver.pagelocked_empty(nbytes, np.uint8)
     device = driver.mem_alloc(nbytes)
     stream = driver.Stream()
-    start, end = driver.Event(), driver.Event()
-    times = []
     try:
-        for _ in range(repeats + 3):
-            start.record(stream)
-            if direction == "htod":
-                driver.memcpy_htod_async(device, host, stream)
-            else:
-                driver.memcpy_dtoh_async(host, device, stream)
-            end.record(stream)
-            end.synchronize()
-            times.append(end.time_since(start) / 1e3)
+        if direction == "htod":
+            return median_event_seconds(lambda: driver.memcpy_htod_async(device, host, stream), stream, repeats)
+        return median_event_seconds(lambda: driver.memcpy_dtoh_async(host, device, stream), stream, repeats)
     finally:
         device.free()
-    return float(np.median(times[3:]))
