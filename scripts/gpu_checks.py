@@ -85,6 +85,7 @@ def main() -> int:
     parser.add_argument("--batches", default="1,2,4,8,16,32,64,128,256")
     parser.add_argument("--iterations", type=int, default=50)
     parser.add_argument("--models", default="efficientnet_lite0,resnet50")
+    parser.add_argument("--copies-only", action="store_true", help="measure the copies, skip the PyTorch sweep")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
 
@@ -103,6 +104,8 @@ def main() -> int:
         print(f"{row['direction']} batch {row['batch']:>3} {row['bytes'] / 2**20:8.1f} MiB: runner {row['runner_gbps']:6.1f} GB/s, "
               f"plain {row['plain_gbps']:6.1f} GB/s, ratio {row['ratio']:.3f}  ({row['what']})")
 
+    if args.copies_only:
+        return 0
     batches = [int(b) for b in args.batches.split(",")]
     rows = []
     for model in args.models.split(","):
