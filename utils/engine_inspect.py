@@ -56,7 +56,7 @@ def inspect_engine(engine_path: str | os.PathLike[str]) -> tuple[dict[str, Any],
 
     engine_path = Path(engine_path)
     record = check_engine_file(engine_path)
-    facts = asdict(record) if record else {"note": "no sidecar: built outside the workbook"}
+    facts: dict[str, Any] = asdict(record) if record else {"note": "no sidecar: built outside the workbook"}
     reason = engine_execution_unavailable()
     if reason is not None:
         return facts, None, f"the per-layer table needs the engine loaded, and {reason}"
@@ -67,6 +67,7 @@ def inspect_engine(engine_path: str | os.PathLike[str]) -> tuple[dict[str, Any],
     _runtime, engine = deserialize_engine(engine_path, trt)
     inspector = engine.create_engine_inspector()
     text = inspector.get_engine_information(trt.module.LayerInformationFormat.JSON)
+    facts["io_tensors"] = engine_io_tensors(text)
     return facts, layers_from_inspector_json(text), None
 
 
