@@ -183,7 +183,7 @@ def test_gpu_backends_report_why_they_are_skipped() -> None:
     for name in GPU_BACKENDS:
         reason = reasons[name]
         assert reason and "\n" not in reason, name
-        assert "GPU" in reason or "TensorRT not installed" in reason, (name, reason)
+        assert "GPU" in reason or "no TensorRT is installed" in reason, (name, reason)
 
 
 @needs_no_gpu
@@ -216,16 +216,17 @@ def test_tensorrt_skip_reasons(monkeypatch: pytest.MonkeyPatch) -> None:
     def no_tensorrt() -> TensorRT:
         raise WorkbookError("no TensorRT is installed here; pip install tensorrt")
 
+    h100 = GpuInfo("NVIDIA H100 80GB HBM3", "9.0", 79.2)
     monkeypatch.setattr(utils.tensorrt_api, "load_tensorrt", no_tensorrt)
-    assert benchmark.backend_reason("tensorrt-fp32").startswith("TensorRT not installed")
+    monkeypatch.setattr(utils.gpu, "current_gpu", lambda: h100)
+    assert benchmark.backend_reason("tensorrt-fp32").startswith("no TensorRT is installed")
 
     rtx_module = types.SimpleNamespace(ComputeCapability=types.SimpleNamespace(SM80=0, SM86=1, SM89=2, SM120=3))
     rtx = TensorRT(module=rtx_module, flavour="tensorrt_rtx", version="1.2.0", import_name="tensorrt_rtx")
     monkeypatch.setattr(utils.tensorrt_api, "load_tensorrt", lambda: rtx)
-    monkeypatch.setattr(utils.gpu, "current_gpu", lambda: GpuInfo("NVIDIA H100 80GB HBM3", "9.0", 79.2))
-    assert benchmark.backend_reason("tensorrt-fp16").startswith("TensorRT-RTX engines cannot run on this GPU")
+    assert benchmark.backend_reason("tensorrt-fp16").startswith("TensorRT-RTX 1.2.0 engines cannot run on NVIDIA H100")
     monkeypatch.setattr(utils.gpu, "current_gpu", lambda: None)
-    assert benchmark.backend_reason("tensorrt-fp16") == benchmark.NO_GPU
+    assert "needs an NVIDIA GPU and none is visible" in benchmark.backend_reason("tensorrt-fp16")
 
 
 def test_unknown_backends_and_batches_are_user_errors() -> None:

@@ -327,27 +327,9 @@ def _onnxruntime_reason(provider: str) -> str | None:
 
 
 def _tensorrt_reason() -> str | None:
-    import importlib.util
+    from utils.environment import engine_execution_unavailable
 
-    from utils.gpu import current_gpu
-    from utils.tensorrt_api import load_tensorrt
-
-    try:
-        trt = load_tensorrt()
-    except WorkbookError as exc:
-        return f"TensorRT not installed ({exc})"
-    gpu = current_gpu()
-    if gpu is None:
-        return NO_GPU
-    if trt.is_rtx:
-        capabilities = getattr(trt.module, "ComputeCapability", None)
-        target = f"SM{gpu.compute_capability.replace('.', '')}"
-        if capabilities is not None and not hasattr(capabilities, target):
-            return (f"TensorRT-RTX engines cannot run on this GPU ({gpu.name}, compute capability "
-                    f"{gpu.compute_capability}); pip install tensorrt for data-centre GPUs")
-    if importlib.util.find_spec("pycuda") is None:
-        return "pycuda is not installed; pip install -r requirements-gpu.txt"
-    return None
+    return engine_execution_unavailable()
 
 
 def backend_reason(name: str) -> str | None:
