@@ -43,9 +43,11 @@ def cmd_export(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if args.fp16:
         fp32_path = out.with_name(f"{out.stem}.fp32{out.suffix}")
-        export_onnx(spec.load(), fp32_path, spec.input_shape, args.opset)
-        convert_to_fp16(fp32_path, out)
-        fp32_path.unlink()
+        try:
+            export_onnx(spec.load(), fp32_path, spec.input_shape, args.opset)
+            convert_to_fp16(fp32_path, out)
+        finally:
+            fp32_path.unlink(missing_ok=True)
     else:
         export_onnx(spec.load(), out, spec.input_shape, args.opset)
     print(f"wrote {out} ({spec.name}, opset {args.opset}, {'FP16 with FP32 inputs/outputs' if args.fp16 else 'FP32'}, dynamic batch)")
