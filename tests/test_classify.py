@@ -59,3 +59,14 @@ def test_top_k_orders_by_probability():
     predictions = top_k(logits, k=3)[0]
     assert [p.class_id for p in predictions] == [1, 3, 2]
     assert predictions[0].probability == pytest.approx(np.exp(3) / np.exp(logits[0]).sum())
+
+
+def test_tensorrt_backend_without_a_runnable_gpu_says_why(sample_dir):
+    from utils.environment import engine_execution_unavailable
+
+    if engine_execution_unavailable() is None:
+        pytest.skip("TensorRT can run here; this tests the refusal")
+    completed = run_cli("classify", str(sample_dir / "coffee.jpg"), "--backend", "tensorrt")
+    assert completed.returncode == 2
+    assert completed.stderr.strip().count("\n") == 0
+    assert f"the tensorrt backend cannot run here: {engine_execution_unavailable()}" in completed.stderr

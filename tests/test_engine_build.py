@@ -176,3 +176,28 @@ def test_build_cli_writes_engine_and_reuses_it(tmp_path, onnx_copy, capsys):
     assert main(["inspect", str(engine)]) == 0
     inspected = capsys.readouterr().out
     assert '"precision": "fp16"' in inspected and "no layer table" in inspected
+
+
+@needs_cpu_build
+def test_cli_refuses_truncated_and_foreign_engines_in_one_line(tmp_path, onnx_copy):
+    import subprocess
+    import sys
+
+    engine = tmp_path / "lite0.engine"
+    build_engine(onnx_copy, engine)
+    sidecar = EngineRecord.path_for(engine)
+    record = json.loads(sidecar.read_text())
+
+    def inspect_cli():
+        return subprocess.run([sys.executable, "-m", "utils", "inspect", str(engine)], capture_output=True, text=True, timeout=300)
+
+    record["request"]["tensorrt_version"] = "10.13.0.35"
+    sidecar.write_text(json.dumps(record))
+    completed = inspect_cli()
+    assert completed.returncode == 2 and completed.stderr.count("\n") == 1
+    assert "was built with tensorrt_rtx 10.13.0.35" in completed.stderr
+
+    engine.write_bytes(engine.read_bytes()[:4096])
+    completed = inspect_cli()
+    assert completed.returncode == 2 and completed.stderr.count("\n") == 1
+    assert "truncated or replaced" in completed.stderr

@@ -57,7 +57,12 @@ def logits_for_batch(batch: np.ndarray, model_name: str, backend: str, *, precis
 
         return run_session(create_session(model_onnx_path(model_name)), batch)
     if backend == "tensorrt":
+        from utils.environment import engine_execution_unavailable
         from utils.trt_runner import TensorRTRunner
+
+        reason = engine_execution_unavailable()
+        if reason:
+            raise WorkbookError(f"the tensorrt backend cannot run here: {reason}; use --backend onnxruntime")
 
         engine_path = workbook_engine(model_name, precision)
         with TensorRTRunner(engine_path) as runner:
