@@ -17,6 +17,14 @@ pytestmark = pytest.mark.skipif(trt is None, reason="no TensorRT or TensorRT-RTX
 needs_cpu_build = pytest.mark.skipif(trt is not None and not trt.is_rtx, reason="these tests build ahead of time with TensorRT-RTX")
 
 
+def rewrite_sidecar_request(engine, **changes):
+    """Edit the recorded build request, as if the engine had been built by another TensorRT or on another GPU."""
+    sidecar = EngineRecord.path_for(engine)
+    record = json.loads(sidecar.read_text())
+    record["request"].update(changes)
+    sidecar.write_text(json.dumps(record))
+
+
 @pytest.fixture()
 def onnx_copy(tmp_path, lite0_onnx):
     return shutil.copy(lite0_onnx, tmp_path / "lite0.onnx")
@@ -70,15 +78,10 @@ def test_cache_rebuilds_exactly_when_an_input_of_the_key_changes(tmp_path, onnx_
     onnx.save(model, str(onnx_copy))  # same graph, different file: the hash changes
     assert build_engine(onnx_copy, engine, **{**settings, "workspace_mib": 2048})[1] is True
 
-    sidecar = EngineRecord.path_for(engine)
-    record = json.loads(sidecar.read_text())
-    record["request"]["tensorrt_version"] = "10.13.0.35"
-    sidecar.write_text(json.dumps(record))  # as if built by another TensorRT
+    rewrite_sidecar_request(engine, tensorrt_version="10.13.0.35")
     assert build_engine(onnx_copy, engine, **{**settings, "workspace_mib": 2048})[1] is True
 
-    record = json.loads(sidecar.read_text())
-    record["request"]["gpu_name"] = "NVIDIA GeForce RTX 4090"
-    sidecar.write_text(json.dumps(record))  # as if built on another GPU
+    rewrite_sidecar_request(engine, gpu_name="NVIDIA GeForce RTX 4090")
     assert build_engine(onnx_copy, engine, **{**settings, "workspace_mib": 2048})[1] is True
     assert build_engine(onnx_copy, engine, **{**settings, "workspace_mib": 2048}, force=True)[1] is True
 
@@ -99,10 +102,7 @@ def test_truncated_engine_is_refused_before_tensorrt_sees_it(tmp_path, onnx_copy
 def test_engine_from_another_tensorrt_version_is_refused(tmp_path, onnx_copy):
     engine = tmp_path / "lite0.engine"
     build_engine(onnx_copy, engine)
-    sidecar = EngineRecord.path_for(engine)
-    record = json.loads(sidecar.read_text())
-    record["request"].update(tensorrt_flavour="tensorrt", tensorrt_version="10.13.0.35")
-    sidecar.write_text(json.dumps(record))
+    rewrite_sidecar_request(engine, tensorrt_flavour="tensorrt", tensorrt_version="10.13.0.35")
     with pytest.raises(WorkbookError, match="built with tensorrt 10.13.0.35 but TensorRT-RTX .* is installed; .* rebuild"):
         check_engine_file(engine)
 
@@ -185,14 +185,11 @@ def test_cli_refuses_truncated_and_foreign_engines_in_one_line(tmp_path, onnx_co
 
     engine = tmp_path / "lite0.engine"
     build_engine(onnx_copy, engine)
-    sidecar = EngineRecord.path_for(engine)
-    record = json.loads(sidecar.read_text())
 
     def inspect_cli():
         return subprocess.run([sys.executable, "-m", "utils", "inspect", str(engine)], capture_output=True, text=True, timeout=300)
 
-    record["request"]["tensorrt_version"] = "10.13.0.35"
-    sidecar.write_text(json.dumps(record))
+    rewrite_sidecar_request(engine, tensorrt_version="10.13.0.35")
     completed = inspect_cli()
     assert completed.returncode == 2 and completed.stderr.count("\n") == 1
     assert "was built with tensorrt_rtx 10.13.0.35" in completed.stderr
