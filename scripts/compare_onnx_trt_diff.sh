@@ -25,9 +25,10 @@ python=${PYTHON:-python}
 # Stop early, with the reason, where TensorRT cannot run; and learn how this TensorRT makes FP16 engines.
 trt_args=$("$python" - "$onnx" "$precision" <<'PY'
 import sys
+from utils.artifacts import fp16_twin_path
 from utils.environment import engine_execution_unavailable
-from utils.onnx_export import convert_to_fp16
-from utils.tensorrt_api import load_tensorrt
+from utils.onnx.precision import convert_to_fp16
+from utils.tensorrt.api import load_tensorrt
 
 onnx_path, precision = sys.argv[1], sys.argv[2]
 reason = engine_execution_unavailable()
@@ -36,7 +37,7 @@ if reason:
 trt = load_tensorrt()
 if precision == "fp16" and trt.strongly_typed_only:
     # TensorRT 11 and TensorRT-RTX have no FP16 flag: build the FP16 model, strongly typed.
-    fp16 = convert_to_fp16(onnx_path, onnx_path.replace(".onnx", f".fp16-for-{trt.flavour}.onnx"))
+    fp16 = convert_to_fp16(onnx_path, fp16_twin_path(onnx_path))
     print(f"MODEL={fp16} --strongly-typed")
 elif precision == "fp16":
     print(f"MODEL={onnx_path} --fp16")

@@ -34,7 +34,7 @@ def lite0_model():
 @pytest.fixture(scope="session")
 def lite0_onnx(tmp_path_factory: pytest.TempPathFactory, lite0_model) -> Path:
     from utils.models import get_model_spec
-    from utils.onnx_export import export_onnx
+    from utils.onnx.export import export_onnx
 
     path = tmp_path_factory.mktemp("onnx") / "efficientnet_lite0.onnx"
     return export_onnx(lite0_model, path, get_model_spec("efficientnet_lite0").input_shape)
@@ -42,7 +42,7 @@ def lite0_onnx(tmp_path_factory: pytest.TempPathFactory, lite0_model) -> Path:
 
 @pytest.fixture(scope="session")
 def lite0_fp16_onnx(lite0_onnx: Path) -> Path:
-    from utils.onnx_export import convert_to_fp16
+    from utils.onnx.precision import convert_to_fp16
 
     return convert_to_fp16(lite0_onnx, lite0_onnx.with_name("efficientnet_lite0_fp16.onnx"))
 
@@ -53,7 +53,7 @@ def resnet50_onnx(tmp_path_factory: pytest.TempPathFactory) -> Path:
     import torch
     import torchvision
 
-    from utils.onnx_export import export_onnx
+    from utils.onnx.export import export_onnx
 
     torch.manual_seed(0)
     path = tmp_path_factory.mktemp("onnx") / "resnet50_random.onnx"

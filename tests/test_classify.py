@@ -16,7 +16,7 @@ def run_cli(*args, env=None):
     return subprocess.run([sys.executable, "-m", "utils", *args], capture_output=True, text=True, timeout=600, env=env)
 
 
-@pytest.mark.parametrize("backend", ["pytorch", "onnxruntime"])
+@pytest.mark.parametrize("backend", ["pytorch-cpu", "onnxruntime-cpu"])
 def test_cat_and_espresso_with_each_backend(sample_dir, backend):
     completed = run_cli("classify", str(sample_dir / "chelsea.jpg"), str(sample_dir / "coffee.jpg"),
                         "--backend", backend, "--json")
@@ -69,4 +69,4 @@ def test_tensorrt_backend_without_a_runnable_gpu_says_why(sample_dir):
     completed = run_cli("classify", str(sample_dir / "coffee.jpg"), "--backend", "tensorrt")
     assert completed.returncode == 2
     assert completed.stderr.strip().count("\n") == 0
-    assert f"the tensorrt backend cannot run here: {engine_execution_unavailable()}" in completed.stderr
+    assert f"tensorrt cannot run here: {engine_execution_unavailable()}" in completed.stderr

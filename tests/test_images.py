@@ -8,7 +8,7 @@ from utils import images
 from utils.classify import top_k
 from utils.errors import WorkbookError
 from utils.models import get_model_spec
-from utils.onnxruntime_inference import torch_logits
+from utils.runtimes.pytorch import PyTorchCpu
 
 PREPROCESSING = get_model_spec("efficientnet_lite0").preprocessing
 
@@ -19,7 +19,7 @@ def chelsea():
 
 
 def _top1(model, path):
-    return top_k(torch_logits(model, images.load_batch([path], PREPROCESSING)), k=1)[0][0].name
+    return top_k(PyTorchCpu("efficientnet_lite0", model=model).infer(images.load_batch([path], PREPROCESSING)), k=1)[0][0].name
 
 
 def _save_variants(original: Image.Image, directory):

@@ -25,9 +25,9 @@ def test_model_selection_order(monkeypatch):
 def test_lite0_weights_are_the_real_imagenet_weights(lite0_model, sample_batch):
     """Random or mis-mapped weights would not recognise the cat and the espresso."""
     from utils.classify import top_k
-    from utils.onnxruntime_inference import torch_logits
+    from utils.runtimes.pytorch import PyTorchCpu
 
-    cat, coffee = top_k(torch_logits(lite0_model, sample_batch), k=3)
+    cat, coffee = top_k(PyTorchCpu("efficientnet_lite0", model=lite0_model).infer(sample_batch), k=3)
     assert cat[0].name in {"tiger cat", "tabby", "Egyptian cat"}
     assert coffee[0].name == "espresso"
 

@@ -8,9 +8,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from utils import tensorrt_api
+from utils.tensorrt import api as tensorrt_api
 from utils.errors import WorkbookError
-from utils.tensorrt_api import TensorRT
+from utils.tensorrt.api import TensorRT
 
 
 def _version_shape(version, *, explicit_batch, fp16_flag):

@@ -1,19 +1,16 @@
-"""Top-K ImageNet classes for images, through PyTorch, ONNX Runtime or TensorRT."""
+"""Top-K ImageNet classes for images, through any of the workbook's runtimes."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from utils.errors import WorkbookError
 
 if TYPE_CHECKING:
     import numpy as np
-
-BACKENDS = ("pytorch", "onnxruntime", "tensorrt")
 
 
 @dataclass(frozen=True)
@@ -44,53 +41,19 @@ def top_k(logits: np.ndarray, k: int = 5) -> list[list[Prediction]]:
     return [[Prediction(int(i), class_name(int(i)), float(row[i])) for i in ids] for row, ids in zip(probabilities, order)]
 
 
-def logits_for_batch(batch: np.ndarray, model_name: str, backend: str, *, precision: str = "fp32") -> np.ndarray:
-    """Run one NCHW float32 batch through the chosen backend."""
-    if backend == "pytorch":
-        from utils.models import load_model
-        from utils.onnxruntime_inference import torch_logits
+def classify_files(paths: Sequence[str | os.PathLike[str]], model_name: str, backend: str = "pytorch-cpu",
+                   k: int = 5, precision: str = "fp32") -> list[dict[str, object]]:
+    """`[{"image": path, "top": [{"class_id", "name", "probability"}, ...]}, ...]`, one entry per image.
 
-        return torch_logits(load_model(model_name), batch)
-    if backend == "onnxruntime":
-        from utils.onnx_export import model_onnx_path
-        from utils.onnxruntime_inference import create_session, run_session
-
-        return run_session(create_session(model_onnx_path(model_name)), batch)
-    if backend == "tensorrt":
-        from utils.environment import engine_execution_unavailable
-        from utils.trt_runner import TensorRTRunner
-
-        reason = engine_execution_unavailable()
-        if reason:
-            raise WorkbookError(f"the tensorrt backend cannot run here: {reason}; use --backend onnxruntime")
-
-        engine_path = workbook_engine(model_name, precision)
-        with TensorRTRunner(engine_path) as runner:
-            (input_name,) = runner.inputs  # the workbook's engines have one image input
-            return next(iter(runner.infer({input_name: batch}).values()))
-    raise WorkbookError(f"unknown backend {backend!r}; choose one of: {', '.join(BACKENDS)}")
-
-
-def workbook_engine(model_name: str, precision: str) -> Path:
-    """The workbook's engine for a model and precision under build/engines (batch 1 to 32), built or reused."""
-    from utils.engine_build import DEFAULT_BATCH, build_engine
-    from utils.onnx_export import model_onnx_path
-    from utils.paths import artifact_path
-
-    engine_path = artifact_path("engines", f"{model_name}_{precision}.engine")
-    build_engine(model_onnx_path(model_name), engine_path, precision=precision, batch=DEFAULT_BATCH)
-    return engine_path
-
-
-def classify_files(paths: Sequence[str | os.PathLike[str]], model_name: str, backend: str = "pytorch",
-                   k: int = 5) -> list[dict[str, object]]:
-    """`[{"image": path, "top": [{"class_id", "name", "probability"}, ...]}, ...]`, one entry per image."""
+    The images are read first, so a missing or unreadable file is reported before anything about the backend.
+    """
     from utils.images import load_batch
     from utils.models import get_model_spec
+    from utils.runtimes import open_runtime, runtime_class
 
-    if backend not in BACKENDS:
-        raise WorkbookError(f"unknown backend {backend!r}; choose one of: {', '.join(BACKENDS)}")
+    runtime_class(backend)
     spec = get_model_spec(model_name)
     batch = load_batch(paths, spec.preprocessing)
-    predictions = top_k(logits_for_batch(batch, model_name, backend), k)
-    return [{"image": str(path), "top": [asdict(p) for p in top]} for path, top in zip(paths, predictions)]
+    with open_runtime(backend, model_name, precision, max_batch=len(batch)) as runtime:
+        logits = runtime.infer(batch)
+    return [{"image": str(path), "top": [asdict(p) for p in top]} for path, top in zip(paths, top_k(logits, k))]

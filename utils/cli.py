@@ -24,7 +24,7 @@ def cmd_classify(args: argparse.Namespace) -> int:
     from utils.classify import classify_files
     from utils.models import selected_model_name
 
-    results = classify_files(args.images, selected_model_name(args.model), args.backend, args.top)
+    results = classify_files(args.images, selected_model_name(args.model), args.backend, args.top, args.precision)
     if args.json:
         print(json.dumps(results, indent=2))
         return 0
@@ -36,18 +36,20 @@ def cmd_classify(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from utils.files import ensure_writable_dir
     from utils.models import get_model_spec, selected_model_name
-    from utils.onnx_export import convert_to_fp16, export_onnx
+    from utils.onnx.export import export_onnx
+    from utils.onnx.precision import convert_to_fp16
 
     spec = get_model_spec(selected_model_name(args.model))
     out = Path(args.out)
     if args.fp16:
-        fp32_path = out.with_name(f"{out.stem}.fp32{out.suffix}")
-        try:
-            export_onnx(spec.load(), fp32_path, spec.input_shape, args.opset)
+        ensure_writable_dir(out.parent)
+        with tempfile.TemporaryDirectory(prefix=".export-", dir=out.parent) as scratch:
+            fp32_path = export_onnx(spec.load(), Path(scratch) / "fp32.onnx", spec.input_shape, args.opset)
             convert_to_fp16(fp32_path, out)
-        finally:
-            fp32_path.unlink(missing_ok=True)
     else:
         export_onnx(spec.load(), out, spec.input_shape, args.opset)
     print(f"wrote {out} ({spec.name}, opset {args.opset}, {'FP16 with FP32 inputs/outputs' if args.fp16 else 'FP32'}, dynamic batch)")
@@ -55,10 +57,10 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
+    from utils.artifacts import diff_dir
     from utils.compare import diff_saved_results
-    from utils.paths import artifact_path
 
-    out_dir = Path(args.out) if args.out else artifact_path("diff", "stats.csv").parent
+    out_dir = Path(args.out) if args.out else diff_dir()
     report = diff_saved_results(args.reference, args.target, out_dir, atol=args.atol, rtol=args.rtol)
     worst = max(report.stats, key=lambda row: row.max_abs)
     print(f"compared {len(report.stats)} outputs with atol={args.atol:g} rtol={args.rtol:g}: "
@@ -69,12 +71,16 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    from utils.engine_build import build_engine, parse_batch
-    from utils.tensorrt_api import load_tensorrt
+    from utils.artifacts import build_engine_file
+    from utils.onnx.export import load_onnx
+    from utils.tensorrt.api import load_tensorrt
+    from utils.tensorrt.build import parse_batch
 
-    record, built = build_engine(args.onnx, args.out, precision=args.precision, batch=parse_batch(args.batch),
-                                 workspace_mib=args.workspace, timing_cache_path=args.timing_cache, force=args.force,
-                                 verbose=args.verbose)
+    batch = parse_batch(args.batch)
+    load_onnx(args.onnx)  # a missing or broken file is reported before anything about TensorRT
+    record, built = build_engine_file(args.onnx, args.out, precision=args.precision, batch=batch, tf32=args.tf32,
+                                      workspace_mib=args.workspace, timing_cache=args.timing_cache, force=args.force,
+                                      verbose=args.verbose)
     action = f"built in {record.build_seconds:.1f} s" if built else "reused from the cache (same ONNX, settings and TensorRT)"
     print(f"{args.out}: {load_tensorrt().display_name}, {args.precision}, batch {args.batch}, {action}")
     if record.request["gpu_name"] is None:
@@ -83,7 +89,7 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
-    from utils.engine_inspect import format_layer_table, inspect_engine
+    from utils.tensorrt.inspect import format_layer_table, inspect_engine
 
     facts, layers, why_not = inspect_engine(args.engine)
     print(json.dumps(facts, indent=2))
@@ -102,11 +108,25 @@ def cmd_samples(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- bench: utils.benchmark -------------------------------------------------------------------------------------
+
+
+def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
+    pass  # BENCH-CLI: written with utils/benchmark/
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    raise NotImplementedError  # BENCH-CLI: written with utils/benchmark/
+
+
+# --- the parser ---------------------------------------------------------------------------------------------------
+
+
 def build_parser() -> argparse.ArgumentParser:
-    from utils.classify import BACKENDS
-    from utils.compare import DEFAULT_ATOL, DEFAULT_RTOL
-    from utils.engine_build import DEFAULT_WORKSPACE_MIB, PRECISIONS
-    from utils.onnx_export import DEFAULT_OPSET
+    from utils.compare.stats import DEFAULT_ATOL, DEFAULT_RTOL
+    from utils.onnx.export import DEFAULT_OPSET
+    from utils.runtimes import RUNTIMES
+    from utils.tensorrt.build import DEFAULT_WORKSPACE_MIB, PRECISIONS
 
     parser = argparse.ArgumentParser(prog="python -m utils", description="The TensorRT workbook's command line.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -114,7 +134,9 @@ def build_parser() -> argparse.ArgumentParser:
     classify = commands.add_parser("classify", help="top-K ImageNet classes for images")
     classify.add_argument("images", nargs="+", help="image files (JPEG, PNG, ...)")
     _model_argument(classify)
-    classify.add_argument("--backend", choices=BACKENDS, default="pytorch")
+    classify.add_argument("--backend", choices=RUNTIMES, default="pytorch-cpu")
+    classify.add_argument("--precision", choices=("fp32", "fp16"), default="fp32",
+                          help="fp16: the FP16 model (onnxruntime-*) or engine (tensorrt)")
     classify.add_argument("--top", type=int, default=5, metavar="K")
     classify.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
     classify.set_defaults(func=cmd_classify)
@@ -140,7 +162,9 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--precision", choices=PRECISIONS, default="fp32")
     build.add_argument("--batch", default="1,8,32", metavar="MIN,OPT,MAX", help="optimization profile for the batch axis")
     build.add_argument("--workspace", type=int, default=DEFAULT_WORKSPACE_MIB, metavar="MIB")
-    build.add_argument("--timing-cache", metavar="PATH", help="timing cache file to read and update")
+    build.add_argument("--timing-cache", metavar="PATH",
+                       help="timing cache file to read and update (default: one per TensorRT version and GPU under build/engines)")
+    build.add_argument("--tf32", action="store_true", help="let FP32 layers use TF32 tensor cores (off by default, as in Polygraphy)")
     build.add_argument("--force", action="store_true", help="rebuild even if the cached engine matches")
     build.add_argument("--verbose", action="store_true", help="print TensorRT's log")
     build.set_defaults(func=cmd_build)
@@ -153,14 +177,9 @@ def build_parser() -> argparse.ArgumentParser:
     samples.add_argument("out", help="folder to write them to")
     samples.set_defaults(func=cmd_samples)
 
-    try:
-        from utils.benchmark import add_bench_arguments, run_bench_command
-    except ImportError:
-        pass
-    else:
-        bench = commands.add_parser("bench", help="latency and throughput per backend and batch size")
-        add_bench_arguments(bench)
-        bench.set_defaults(func=run_bench_command)
+    bench = commands.add_parser("bench", help="latency and throughput per backend and batch size")
+    add_bench_arguments(bench)
+    bench.set_defaults(func=cmd_bench)
     return parser
 
 

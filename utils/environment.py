@@ -23,10 +23,29 @@ def pycuda_installed() -> bool:
     return importlib.util.find_spec("pycuda") is not None
 
 
+def gpu_unavailable() -> str | None:
+    """Why no CUDA GPU can be used here, or None."""
+    from utils.gpu import current_gpu
+
+    return "no CUDA GPU visible (torch.cuda.is_available() is False)" if current_gpu() is None else None
+
+
+def onnxruntime_provider_unavailable(provider: str) -> str | None:
+    """Why ONNX Runtime cannot use `provider` here, or None."""
+    if importlib.util.find_spec("onnxruntime") is None:
+        return "onnxruntime is not installed; pip install -r requirements.txt"
+    import onnxruntime
+
+    if provider not in onnxruntime.get_available_providers():
+        package = "onnxruntime-gpu (see requirements-gpu.txt)" if provider == "CUDAExecutionProvider" else "onnxruntime"
+        return f"this onnxruntime has no {provider}; install {package}"
+    return None
+
+
 def engine_build_unavailable() -> str | None:
     """Why TensorRT engines cannot be built here, or None if they can."""
     from utils.gpu import current_gpu
-    from utils.tensorrt_api import INSTALL_HINT, tensorrt_or_none
+    from utils.tensorrt.api import INSTALL_HINT, tensorrt_or_none
 
     trt = tensorrt_or_none()
     if trt is None:
@@ -39,7 +58,7 @@ def engine_build_unavailable() -> str | None:
 def engine_execution_unavailable() -> str | None:
     """Why TensorRT engines cannot run here, or None if they can."""
     from utils.gpu import current_gpu
-    from utils.tensorrt_api import INSTALL_HINT, tensorrt_or_none
+    from utils.tensorrt.api import INSTALL_HINT, tensorrt_or_none
 
     gpu = current_gpu()
     if gpu is None:
@@ -81,7 +100,7 @@ def notebook_plan() -> list[NotebookStatus]:
 def describe() -> dict[str, str]:
     """Versions and devices, as printable strings."""
     from utils.gpu import current_gpu
-    from utils.tensorrt_api import tensorrt_or_none
+    from utils.tensorrt.api import tensorrt_or_none
 
     gpu = current_gpu()
     trt = tensorrt_or_none()

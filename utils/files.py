@@ -1,4 +1,4 @@
-"""Atomic file writing: a reader never sees a half-written `.onnx`, `.engine` or results file."""
+"""Atomic file writing: a reader never sees a half-written `.onnx`, `.engine`, results file or figure."""
 
 from __future__ import annotations
 
@@ -8,8 +8,12 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from utils.errors import WorkbookError
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 def ensure_writable_dir(directory: Path) -> None:
@@ -65,3 +69,10 @@ def sha256_of_file(path: str | os.PathLike[str]) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def save_figure(figure: Figure, destination: str | os.PathLike[str], dpi: int = 110) -> Path:
+    """A matplotlib figure as a PNG file, written atomically."""
+    with atomic_path(destination) as tmp:
+        figure.savefig(tmp, format="png", dpi=dpi)
+    return Path(destination)

@@ -2,8 +2,8 @@ import json
 
 import pytest
 
-from utils.engine_inspect import engine_io_tensors, format_layer_table, layers_from_inspector_json
 from utils.errors import WorkbookError
+from utils.tensorrt.inspect import engine_io_tensors, format_layer_table, layers_from_inspector_json
 
 # The shape of IEngineInspector's JSON at ProfilingVerbosity.DETAILED, as TensorRT 10 prints it ("Bindings") and
 # as 11.x prints it ("I/O Tensors").

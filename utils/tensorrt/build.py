@@ -22,7 +22,7 @@ from utils.files import sha256_of_file, write_bytes_atomic, write_text_atomic
 if TYPE_CHECKING:
     import tensorrt
 
-    from utils.tensorrt_api import TensorRT
+    from utils.tensorrt.api import TensorRT
 
 PRECISIONS = ("fp32", "fp16")
 DEFAULT_BATCH = (1, 8, 32)
@@ -103,7 +103,7 @@ def build_request(onnx_path: str | os.PathLike[str], *, precision: str = "fp32",
                   batch: tuple[int, int, int] = DEFAULT_BATCH, workspace_mib: int = DEFAULT_WORKSPACE_MIB,
                   tensorrt: TensorRT | None = None) -> BuildRequest:
     from utils.gpu import current_gpu
-    from utils.tensorrt_api import load_tensorrt
+    from utils.tensorrt.api import load_tensorrt
 
     if precision not in PRECISIONS:
         raise WorkbookError(f"unknown precision {precision!r}; choose one of: {', '.join(PRECISIONS)}")
@@ -133,23 +133,22 @@ def cached_engine_matches(engine_path: str | os.PathLike[str], request: BuildReq
             and engine_path.stat().st_size == record.engine_bytes)
 
 
-def default_timing_cache_path(tensorrt: TensorRT) -> Path:
-    from utils.paths import artifact_path
-
-    return artifact_path("engines", f"timing-{tensorrt.flavour}-{tensorrt.version}.cache")
-
-
 def build_engine(onnx_path: str | os.PathLike[str], engine_path: str | os.PathLike[str], *, precision: str = "fp32",
                  batch: tuple[int, int, int] = DEFAULT_BATCH, workspace_mib: int = DEFAULT_WORKSPACE_MIB,
+                 fp16_onnx_path: str | os.PathLike[str] | None = None, tf32: bool = False,
                  timing_cache_path: str | os.PathLike[str] | None = None, force: bool = False,
                  verbose: bool = False) -> tuple[EngineRecord, bool]:
     """Build (or reuse) an engine for `onnx_path`. Returns the sidecar record and whether a build ran.
 
     FP16 follows the installed TensorRT: the FP16 builder flag where it exists (8.6, 10.x); where networks are
-    strongly typed (11.x, TensorRT-RTX) the FP16 twin of the ONNX model (FP32 inputs and outputs) is built.
+    strongly typed (11.x, TensorRT-RTX) the FP16 twin of the ONNX model (FP32 inputs and outputs) is written to
+    `fp16_onnx_path` (named by utils.artifacts) and built. `tf32` lets FP32 layers use TF32 tensor cores on
+    Ampere and newer; it is off unless asked for, as in Polygraphy, and recorded in the sidecar.
+    `timing_cache_path` None builds without a timing cache.
     """
-    from utils.onnx_export import convert_to_fp16, load_onnx
-    from utils.tensorrt_api import load_tensorrt
+    from utils.onnx.export import load_onnx
+    from utils.onnx.precision import convert_to_fp16
+    from utils.tensorrt.api import load_tensorrt
 
     trt = load_tensorrt()
     onnx_path, engine_path = Path(onnx_path), Path(engine_path)
@@ -162,12 +161,11 @@ def build_engine(onnx_path: str | os.PathLike[str], engine_path: str | os.PathLi
 
     network_onnx = onnx_path
     if precision == "fp16" and trt.strongly_typed_only:
-        network_onnx = onnx_path.with_name(f"{onnx_path.stem}.fp16-for-{trt.flavour}.onnx")
-        convert_to_fp16(onnx_path, network_onnx)
+        if fp16_onnx_path is None:
+            raise WorkbookError(f"{trt.display_name} builds FP16 engines from an FP16 model; give fp16_onnx_path (utils.artifacts names it)")
+        network_onnx = convert_to_fp16(onnx_path, fp16_onnx_path)
 
-    cache_path = None
-    if trt.has_timing_cache:
-        cache_path = Path(timing_cache_path) if timing_cache_path else default_timing_cache_path(trt)
+    cache_path = Path(timing_cache_path) if timing_cache_path and trt.has_timing_cache else None
 
     started = time.perf_counter()
     serialized, inputs = _build_serialized(trt, network_onnx, precision=precision, batch=request.batch,
@@ -225,7 +223,7 @@ def _add_profile(trt: TensorRT, builder: tensorrt.Builder, network: tensorrt.INe
 def _build_serialized(trt: TensorRT, onnx_path: Path, *, precision: str, batch: tuple[int, int, int],
                       workspace_mib: int, timing_cache_path: Path | None,
                       verbose: bool) -> tuple[bytes, dict[str, dict[str, list[int]]]]:
-    from utils.tensorrt_api import CapturingLogger
+    from utils.tensorrt.api import CapturingLogger
 
     module = trt.module
     logger = CapturingLogger(trt, verbose=verbose)
@@ -266,7 +264,7 @@ def check_engine_file(engine_path: str | os.PathLike[str], tensorrt: TensorRT | 
     """Refuse, with a one-line error, an engine this machine cannot load: missing, truncated, or built for
     another TensorRT or GPU. Decided from the sidecar before any bytes reach TensorRT."""
     from utils.gpu import current_gpu
-    from utils.tensorrt_api import load_tensorrt
+    from utils.tensorrt.api import load_tensorrt
 
     engine_path = Path(engine_path)
     if not engine_path.is_file():

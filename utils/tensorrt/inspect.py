@@ -51,8 +51,8 @@ def inspect_engine(engine_path: str | os.PathLike[str]) -> tuple[dict[str, Any],
     """(sidecar dict, layer table or None, why there is no table). The table needs a GPU that can load the engine."""
     from dataclasses import asdict
 
-    from utils.engine_build import check_engine_file
     from utils.environment import engine_execution_unavailable
+    from utils.tensorrt.build import check_engine_file
 
     engine_path = Path(engine_path)
     record = check_engine_file(engine_path)
@@ -60,8 +60,8 @@ def inspect_engine(engine_path: str | os.PathLike[str]) -> tuple[dict[str, Any],
     reason = engine_execution_unavailable()
     if reason is not None:
         return facts, None, f"the per-layer table needs the engine loaded, and {reason}"
-    from utils.tensorrt_api import load_tensorrt
-    from utils.trt_runner import deserialize_engine
+    from utils.tensorrt.api import load_tensorrt
+    from utils.tensorrt.runner import deserialize_engine
 
     trt = load_tensorrt()
     _runtime, engine = deserialize_engine(engine_path, trt)

@@ -5,18 +5,14 @@ Figures are built with `matplotlib.figure.Figure` (no pyplot state), so they wor
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING
-
-from utils.files import atomic_path
 
 if TYPE_CHECKING:
     import numpy as np
     from matplotlib.figure import Figure
 
-    from utils.compare import OutputStats
+    from utils.compare.stats import OutputStats
 
 # Polygraphy's text histograms: np.histogram's default of 10 bins (comparator/util.py: str_histogram).
 HISTOGRAM_BINS = 10
@@ -43,7 +39,7 @@ def comparison_histograms(reference: np.ndarray, target: np.ndarray, *, name: st
     import numpy as np
     from matplotlib.figure import Figure
 
-    from utils.compare import differences
+    from utils.compare.stats import differences
 
     ref = reference.astype(np.float32)
     tgt = target.astype(np.float32)
@@ -88,9 +84,3 @@ def error_growth(stats: Sequence[OutputStats], *, atol: float, rtol: float) -> F
     ax.set(xlabel="tensor, in network order", ylabel="absolute difference", title="How the error grows through the network")
     ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.18), ncols=4, frameon=False)
     return figure
-
-
-def save_figure(figure: Figure, destination: str | os.PathLike[str], dpi: int = 110) -> Path:
-    with atomic_path(destination) as tmp:
-        figure.savefig(tmp, format="png", dpi=dpi)
-    return Path(destination)

@@ -24,7 +24,7 @@ pytestmark = [
 @pytest.fixture()
 def runner():
     from tests.engine_doubles import IdentityEngine
-    from utils.trt_runner import TensorRTRunner
+    from utils.tensorrt.runner import TensorRTRunner
 
     with TensorRTRunner(engine=IdentityEngine()) as runner:
         yield runner
@@ -71,8 +71,8 @@ def test_batch_outside_the_profile_is_a_one_line_error(runner):
 
 def test_close_frees_device_memory():
     from tests.engine_doubles import IdentityEngine
-    from utils.cuda_memory import pycuda_driver
-    from utils.trt_runner import TensorRTRunner
+    from utils.tensorrt.cuda_memory import pycuda_driver
+    from utils.tensorrt.runner import TensorRTRunner
 
     driver = pycuda_driver()
     before = driver.mem_get_info()[0]
@@ -94,7 +94,7 @@ def test_runner_coexists_with_torch_in_one_process(runner):
 
 
 def test_plain_copy_baseline_measures_something():
-    from utils.cuda_memory import plain_copy_seconds
+    from utils.tensorrt.cuda_memory import plain_copy_seconds
 
     seconds = plain_copy_seconds(64 << 20, "htod", repeats=5)
     assert 0 < seconds < 1

@@ -19,8 +19,8 @@ if TYPE_CHECKING:
     import numpy as np
     import tensorrt
 
-    from utils.cuda_memory import DeviceTensor
-    from utils.tensorrt_api import TensorRT
+    from utils.tensorrt.api import TensorRT
+    from utils.tensorrt.cuda_memory import DeviceTensor
 
 PROFILE_INDEX = 0
 
@@ -30,8 +30,8 @@ def deserialize_engine(engine_path: str | os.PathLike[str], trt: TensorRT | None
 
     The runtime is returned because it must outlive the engine it created.
     """
-    from utils.engine_build import read_engine_bytes
-    from utils.tensorrt_api import CapturingLogger, load_tensorrt
+    from utils.tensorrt.api import CapturingLogger, load_tensorrt
+    from utils.tensorrt.build import read_engine_bytes
 
     trt = trt or load_tensorrt()
     data = read_engine_bytes(engine_path, trt)
@@ -51,9 +51,9 @@ class TensorRTRunner:
 
     def __init__(self, engine_path: str | os.PathLike[str] | None = None, *, engine: Any = None,
                  tensorrt: TensorRT | None = None) -> None:
-        from utils.cuda_memory import DeviceTensor, new_stream, pycuda_driver
         from utils.gpu import require_gpu
-        from utils.tensorrt_api import numpy_dtype
+        from utils.tensorrt.api import numpy_dtype
+        from utils.tensorrt.cuda_memory import DeviceTensor, new_stream, pycuda_driver
 
         require_gpu("Running a TensorRT engine")
         pycuda_driver()

@@ -1,4 +1,4 @@
-"""PyTorch -> ONNX with a dynamic batch axis, checked, shape-inferred and written atomically; plus its FP16 twin."""
+"""PyTorch -> ONNX with a dynamic batch axis, checked, shape-inferred and written atomically; loading with one-line errors."""
 
 from __future__ import annotations
 
@@ -64,25 +64,6 @@ def load_onnx(path: str | os.PathLike[str]) -> onnx.ModelProto:
     return model
 
 
-def convert_to_fp16(source: str | os.PathLike[str], destination: str | os.PathLike[str]) -> Path:
-    """An FP16 copy of an FP32 ONNX model whose inputs and outputs stay FP32.
-
-    This is the form strongly typed TensorRT (11.x, TensorRT-RTX) builds into an FP16 engine.
-    """
-    import onnx
-    from onnxconverter_common import float16
-
-    model = load_onnx(source)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # "values truncated to fp16" for tiny weights, expected and harmless
-        half = float16.convert_float_to_float16(model, keep_io_types=True)
-    onnx.checker.check_model(half)
-    destination = Path(destination)
-    with atomic_path(destination) as tmp:
-        onnx.save(half, str(tmp))
-    return destination
-
-
 def io_summary(model: onnx.ModelProto) -> dict[str, list[tuple[str, str, list[int | str]]]]:
     """Names, element types and shapes (symbolic dims as strings) of a model's inputs and outputs."""
     import onnx
@@ -100,22 +81,3 @@ def io_summary(model: onnx.ModelProto) -> dict[str, list[tuple[str, str, list[in
         "inputs": describe([v for v in model.graph.input if v.name not in initializers]),
         "outputs": describe(list(model.graph.output)),
     }
-
-
-def model_onnx_path(model_name: str, precision: str = "fp32", opset: int = DEFAULT_OPSET) -> Path:
-    """The workbook's exported ONNX file for `model_name`, exported (and converted to FP16) if missing."""
-    from utils.models import get_model_spec
-    from utils.paths import artifact_path
-
-    spec = get_model_spec(model_name)
-    fp32_path = artifact_path("onnx", f"{model_name}_opset{opset}.onnx")
-    if not fp32_path.exists():
-        export_onnx(spec.load(), fp32_path, spec.input_shape, opset)
-    if precision == "fp32":
-        return fp32_path
-    if precision != "fp16":
-        raise WorkbookError(f"unknown precision {precision!r}; choose fp32 or fp16")
-    fp16_path = fp32_path.with_name(f"{fp32_path.stem}_fp16.onnx")
-    if not fp16_path.exists():
-        convert_to_fp16(fp32_path, fp16_path)
-    return fp16_path

@@ -7,10 +7,10 @@ import shutil
 
 import pytest
 
-from utils import engine_build
-from utils.engine_build import EngineRecord, build_engine, check_engine_file
+from utils.tensorrt import build as engine_build
 from utils.errors import WorkbookError
-from utils.tensorrt_api import load_tensorrt, tensorrt_or_none
+from utils.tensorrt.api import load_tensorrt, tensorrt_or_none
+from utils.tensorrt.build import EngineRecord, build_engine, check_engine_file
 
 trt = tensorrt_or_none()
 pytestmark = pytest.mark.skipif(trt is None, reason="no TensorRT or TensorRT-RTX installed (pip install -r requirements.txt)")

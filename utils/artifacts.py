@@ -1,0 +1,183 @@
+"""The one place that names, and makes, every file the workbook derives.
+
+Everything lands under the build folder (`build/` at the project root, or $WORKBOOK_BUILD_DIR):
+
+    build/samples/<photo>.jpg                              scikit-image's photos as JPEG files
+    build/onnx/<model>_opset<N>.onnx                       the exported model (FP32, dynamic batch)
+    build/onnx/<model>_opset<N>_fp16.onnx                  its FP16 twin (FP32 inputs and outputs)
+    build/engines/<model>_<precision>_b<min>-<opt>-<max>_<flavour>.engine   (+ .json sidecar, + .lock)
+    build/engines/timing-<flavour>-<version>-<gpu>.cache   one timing cache per TensorRT version and GPU
+    build/compare/, build/figures/, build/benchmarks/       results of notebooks 04 and 05 and `bench`
+
+A name is computed here and nowhere else; the functions without `_path` in their name also make the file
+if it is missing (exporting, converting or building as needed) and return its path.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from utils.gpu import GpuInfo
+    from utils.tensorrt.api import TensorRT
+
+BUILD_DIR_ENV_VAR = "WORKBOOK_BUILD_DIR"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_ENGINE_BATCH = (1, 8, 32)
+FP16_SUFFIX = "_fp16"
+
+
+def build_dir() -> Path:
+    directory = Path(os.environ.get(BUILD_DIR_ENV_VAR) or PROJECT_ROOT / "build")
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory
+
+
+def _folder(*parts: str) -> Path:
+    folder = build_dir().joinpath(*parts)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+# --- folders for results ------------------------------------------------------------------------------------
+
+
+def samples_dir() -> Path:
+    return _folder("samples")
+
+
+def compare_dir() -> Path:
+    """Polygraphy results files (`--save-outputs` format) written by notebook 04."""
+    return _folder("compare")
+
+
+def figures_dir(topic: str | None = None) -> Path:
+    """Figures and stats.csv files; one sub-folder per comparison."""
+    return _folder("figures", topic) if topic else _folder("figures")
+
+
+def diff_dir() -> Path:
+    """Where `python -m utils diff` writes when no --out is given."""
+    return _folder("diff")
+
+
+def benchmarks_dir() -> Path:
+    return _folder("benchmarks")
+
+
+def benchmark_csv_path(model_name: str) -> Path:
+    return benchmarks_dir() / f"bench_{model_name}.csv"
+
+
+def benchmark_figure_path(model_name: str, figure: str) -> Path:
+    return benchmarks_dir() / f"bench_{model_name}_{figure}.png"
+
+
+def reference_benchmark_csv_path() -> Path:
+    """The committed reference numbers (measured on an H100), shown beside a learner's own."""
+    return PROJECT_ROOT / "benchmarks" / "reference_h100.csv"
+
+
+# --- photos ---------------------------------------------------------------------------------------------------
+
+
+def sample_photos() -> list[Path]:
+    """scikit-image's bundled photos as JPEG files under build/samples (written once)."""
+    from utils.images import write_sample_images
+
+    return write_sample_images(samples_dir())
+
+
+# --- ONNX -----------------------------------------------------------------------------------------------------
+
+
+def onnx_path(model_name: str, precision: str = "fp32", opset: int | None = None) -> Path:
+    from utils.models import get_model_spec
+    from utils.onnx.export import DEFAULT_OPSET
+
+    get_model_spec(model_name)
+    fp32 = _folder("onnx") / f"{model_name}_opset{opset or DEFAULT_OPSET}.onnx"
+    return fp32 if _check_onnx_precision(precision) == "fp32" else fp16_twin_path(fp32)
+
+
+def fp16_twin_path(fp32_onnx: str | os.PathLike[str]) -> Path:
+    """The FP16 twin of any FP32 ONNX file: beside it, `<stem>_fp16.onnx`."""
+    fp32_onnx = Path(fp32_onnx)
+    return fp32_onnx.with_name(f"{fp32_onnx.stem}{FP16_SUFFIX}{fp32_onnx.suffix}")
+
+
+def onnx_model(model_name: str, precision: str = "fp32", opset: int | None = None) -> Path:
+    """The workbook's ONNX file for a model and precision, exported (and converted) if it is missing."""
+    from utils.models import get_model_spec
+    from utils.onnx.export import DEFAULT_OPSET, export_onnx
+    from utils.onnx.precision import convert_to_fp16
+
+    fp32 = onnx_path(model_name, "fp32", opset)
+    if not fp32.exists():
+        spec = get_model_spec(model_name)
+        export_onnx(spec.load(), fp32, spec.input_shape, opset or DEFAULT_OPSET)
+    if _check_onnx_precision(precision) == "fp32":
+        return fp32
+    fp16 = fp16_twin_path(fp32)
+    if not fp16.exists() or fp16.stat().st_mtime < fp32.stat().st_mtime:
+        convert_to_fp16(fp32, fp16)
+    return fp16
+
+
+def _check_onnx_precision(precision: str) -> str:
+    from utils.errors import WorkbookError
+
+    if precision not in ("fp32", "fp16"):
+        raise WorkbookError(f"unknown precision {precision!r}; choose fp32 or fp16")
+    return precision
+
+
+# --- TensorRT -------------------------------------------------------------------------------------------------
+
+
+def engine_path(model_name: str, precision: str, batch: tuple[int, int, int] = DEFAULT_ENGINE_BATCH,
+                tensorrt: TensorRT | None = None, *, tf32: bool = False) -> Path:
+    """The workbook's engine for a model, precision, batch profile and TensorRT flavour (the sidecar holds the rest)."""
+    from utils.tensorrt.api import load_tensorrt
+
+    trt = tensorrt or load_tensorrt()
+    low, opt, high = batch
+    math_mode = "-tf32" if tf32 and precision == "fp32" else ""
+    return _folder("engines") / f"{model_name}_{precision}{math_mode}_b{low}-{opt}-{high}_{trt.flavour}.engine"
+
+
+def engine(model_name: str, precision: str, batch: tuple[int, int, int] = DEFAULT_ENGINE_BATCH, *,
+           tf32: bool = False) -> Path:
+    """The workbook's engine, built from the workbook's ONNX file if missing or stale, else reused."""
+    from utils.tensorrt.api import load_tensorrt
+
+    trt = load_tensorrt()
+    path = engine_path(model_name, precision, batch, trt, tf32=tf32)
+    build_engine_file(onnx_model(model_name), path, precision=precision, batch=batch, tf32=tf32)
+    return path
+
+
+def build_engine_file(onnx_file: str | os.PathLike[str], engine_file: str | os.PathLike[str], *, precision: str,
+                      timing_cache: str | os.PathLike[str] | None = None, **options: object) -> tuple[object, bool]:
+    """`utils.tensorrt.build.build_engine` with the workbook's file names: the FP16 twin where networks are strongly
+    typed, and the timing cache of this TensorRT and GPU unless `timing_cache` names another."""
+    from utils.gpu import current_gpu
+    from utils.tensorrt.api import load_tensorrt
+    from utils.tensorrt.build import build_engine
+
+    trt = load_tensorrt()
+    cache = Path(timing_cache) if timing_cache else timing_cache_path(trt, current_gpu()) if trt.has_timing_cache else None
+    return build_engine(onnx_file, engine_file, precision=precision, fp16_onnx_path=fp16_twin_path(onnx_file),
+                        timing_cache_path=cache, **options)  # type: ignore[arg-type]
+
+
+def timing_cache_path(tensorrt: TensorRT, gpu: GpuInfo | None) -> Path:
+    """One timing cache per TensorRT version and GPU: timings measured on one GPU are meaningless on another."""
+    device = f"sm{gpu.compute_capability.replace('.', '')}-{_slug(gpu.name)}" if gpu else "no-gpu"
+    return _folder("engines") / f"timing-{tensorrt.flavour}-{tensorrt.version}-{device}.cache"
+
+
+def _slug(text: str) -> str:
+    return "".join(c if c.isalnum() else "-" for c in text).strip("-").lower()

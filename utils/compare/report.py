@@ -1,0 +1,62 @@
+"""What `python -m utils diff` does: compare two saved runs, write stats.csv, histograms and the error-growth plot."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from utils.compare.stats import DEFAULT_ATOL, DEFAULT_RTOL, OutputStats
+
+
+@dataclass(frozen=True)
+class DiffReport:
+    stats: list[OutputStats]
+    stats_csv: Path
+    figures: list[Path]
+
+    @property
+    def passed(self) -> bool:
+        return all(row.passed for row in self.stats)
+
+    @property
+    def failed_outputs(self) -> list[str]:
+        return [row.output for row in self.stats if not row.passed]
+
+
+def figure_file_name(output_name: str) -> str:
+    safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in output_name).strip("_") or "output"
+    return f"hist_{safe}.png"
+
+
+def diff_saved_results(reference_path: str | os.PathLike[str], target_path: str | os.PathLike[str],
+                       out_dir: str | os.PathLike[str], *, atol: float = DEFAULT_ATOL, rtol: float = DEFAULT_RTOL,
+                       max_histograms: int = 12) -> DiffReport:
+    """What `python -m utils diff` does: stats.csv, histogram PNGs and the layer-by-layer error plot.
+
+    Histograms are drawn for the reference's last output (the model output when every tensor is marked)
+    and for the failing outputs with the largest relative error, `max_histograms` in all.
+    """
+    from utils.compare import plots
+    from utils.compare.runs import first_iteration, load_results
+    from utils.compare.stats import compare_runs, write_stats_csv
+    from utils.files import ensure_writable_dir, save_figure
+
+    out_dir = Path(out_dir)
+    ensure_writable_dir(out_dir)
+    reference, target = load_results(reference_path), load_results(target_path)
+    rows = compare_runs(reference, target, atol=atol, rtol=rtol)
+    csv_path = write_stats_csv(rows, out_dir / "stats.csv")
+
+    reference_name, reference_outputs = first_iteration(reference)
+    target_name, target_outputs = first_iteration(target)
+    failing = sorted((r for r in rows if not r.passed), key=lambda r: r.max_rel, reverse=True)
+    chosen = [rows[-1].output] + [r.output for r in failing if r.output != rows[-1].output]
+    figures = []
+    for name in chosen[:max_histograms]:
+        figure = plots.comparison_histograms(reference_outputs[name], target_outputs[name], name=name,
+                                             reference_label=reference_name, target_label=target_name)
+        figures.append(save_figure(figure, out_dir / figure_file_name(name)))
+    if len(rows) > 1:
+        figures.append(save_figure(plots.error_growth(rows, atol=atol, rtol=rtol), out_dir / "error_growth.png"))
+    return DiffReport(stats=rows, stats_csv=csv_path, figures=figures)

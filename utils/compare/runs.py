@@ -1,0 +1,124 @@
+"""Run models with Polygraphy's runners, and save and load results in Polygraphy's `--save-outputs` format."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from utils.errors import WorkbookError
+from utils.files import write_text_atomic
+
+if TYPE_CHECKING:
+    import numpy as np
+    from polygraphy.comparator import RunResults
+
+
+def run_onnxruntime(onnx_path: str | os.PathLike[str], feeds: Sequence[dict[str, np.ndarray]], *,
+                    mark_all: bool = False, runner_name: str = "onnxrt") -> RunResults:
+    """Run an ONNX model with Polygraphy's ONNX Runtime runner, every intermediate tensor marked if `mark_all`."""
+    from polygraphy import constants
+    from polygraphy.backend.onnx import BytesFromOnnx, ModifyOutputs, OnnxFromPath
+    from polygraphy.backend.onnxrt import OnnxrtRunner, SessionFromOnnx
+    from polygraphy.comparator import Comparator
+    from polygraphy.logger import G_LOGGER
+
+    from utils.onnx.export import load_onnx
+
+    load_onnx(onnx_path)
+    model = OnnxFromPath(str(onnx_path))
+    if mark_all:
+        model = ModifyOutputs(model, outputs=constants.MARK_ALL)
+    runner = OnnxrtRunner(SessionFromOnnx(BytesFromOnnx(model), providers=["cpu"]), name=runner_name)
+    with G_LOGGER.verbosity(G_LOGGER.ERROR):
+        return Comparator.run([runner], data_loader=list(feeds))
+
+
+def run_tensorrt(onnx_path: str | os.PathLike[str], feeds: Sequence[dict[str, np.ndarray]], *, precision: str = "fp32",
+                 mark_all: bool = False, batch: tuple[int, int, int] | None = None, tf32: bool = False,
+                 runner_name: str | None = None) -> RunResults:
+    """Build and run a TensorRT engine with Polygraphy's TensorRT runner (needs a GPU that can run it).
+
+    With `mark_all`, every tensor becomes a network output. TensorRT then cannot fuse layers whose intermediate
+    results must be kept, so the engine compared is not the engine deployed: compare the final outputs of the
+    deployed engine too (the `tensorrt` runtime does that). `tf32` is the same choice the workbook's engines
+    record (off by default, as in Polygraphy), so both comparisons use the same FP32 arithmetic.
+    """
+    from polygraphy import constants
+    from polygraphy.backend.trt import (
+        CreateConfig,
+        EngineFromNetwork,
+        ModifyNetworkOutputs,
+        NetworkFromOnnxPath,
+        Profile,
+        TrtRunner,
+    )
+    from polygraphy.comparator import Comparator
+    from polygraphy.logger import G_LOGGER
+
+    from utils.artifacts import DEFAULT_ENGINE_BATCH, fp16_twin_path
+    from utils.environment import engine_execution_unavailable
+    from utils.onnx.export import load_onnx
+    from utils.onnx.precision import convert_to_fp16
+    from utils.tensorrt.api import load_tensorrt
+
+    reason = engine_execution_unavailable()
+    if reason:
+        raise WorkbookError(f"cannot run TensorRT here: {reason}")
+    trt = load_tensorrt()
+    load_onnx(onnx_path)
+    strongly_typed = precision == "fp16" and trt.strongly_typed_only
+    if strongly_typed:
+        onnx_path = convert_to_fp16(onnx_path, fp16_twin_path(onnx_path))
+    network = NetworkFromOnnxPath(str(onnx_path), strongly_typed=strongly_typed or None)
+    if mark_all:
+        network = ModifyNetworkOutputs(network, outputs=constants.MARK_ALL)
+    batch = batch or DEFAULT_ENGINE_BATCH
+    shape = list(next(iter(feeds[0].values())).shape[1:])
+    profile = Profile().add(next(iter(feeds[0])), min=[batch[0], *shape], opt=[batch[1], *shape], max=[batch[2], *shape])
+    config = CreateConfig(fp16=True if precision == "fp16" and not strongly_typed else None, tf32=tf32, profiles=[profile])
+    runner = TrtRunner(EngineFromNetwork(network, config=config), name=runner_name or f"tensorrt-{precision}")
+    with G_LOGGER.verbosity(G_LOGGER.ERROR):
+        return Comparator.run([runner], data_loader=list(feeds))
+
+
+def results_from_arrays(outputs: Sequence[dict[str, np.ndarray]], runner_name: str) -> RunResults:
+    """Wrap outputs computed elsewhere (PyTorch, the pycuda runner) as Polygraphy results, one dict per iteration."""
+    from polygraphy.comparator import RunResults
+
+    results = RunResults()
+    results.add(list(outputs), runner_name=runner_name)
+    return results
+
+
+def save_results(results: RunResults, destination: str | os.PathLike[str]) -> Path:
+    """Save results in Polygraphy's `--save-outputs` JSON format, atomically."""
+    from polygraphy.json import to_json
+
+    return write_text_atomic(destination, to_json(results))
+
+
+def load_results(path: str | os.PathLike[str]) -> RunResults:
+    """Load a Polygraphy `--save-outputs` file, or fail with a one-line error."""
+    from polygraphy.comparator import RunResults
+
+    path = Path(path)
+    if not path.is_file():
+        raise WorkbookError(f"results file {path} does not exist; create it with `polygraphy run ... --save-outputs {path.name}`")
+    from polygraphy.logger import G_LOGGER
+
+    try:
+        with G_LOGGER.verbosity(G_LOGGER.WARNING):
+            results = RunResults.load(str(path))
+    except Exception as exc:  # Polygraphy raises several types (JSON, pickle, its own) for unreadable files
+        raise WorkbookError(f"{path} is not a Polygraphy results file ({type(exc).__name__}); save one with --save-outputs") from None
+    if not isinstance(results, RunResults) or not list(results.keys()) or not results[0][1]:
+        raise WorkbookError(f"{path} holds no runner results; save one with `polygraphy run ... --save-outputs`")
+    return results
+
+
+def first_iteration(results: RunResults) -> tuple[str, dict[str, np.ndarray]]:
+    """The first runner's name and its first iteration's outputs, in the order the runner produced them."""
+    name, iterations = results[0]
+    return name, dict(iterations[0])

@@ -1,0 +1,86 @@
+"""`%%skip_unless CAPABILITY`: a notebook cell that runs only where this machine can run it.
+
+Load it once per notebook with `%load_ext utils.notebook`. A cell that starts with, for example,
+
+    %%skip_unless tensorrt-run
+
+runs exactly as it is written where TensorRT engines can run, and elsewhere prints one line,
+`SKIPPED (needs tensorrt-run): <the reason from utils.environment>`, and runs nothing. The lesson code
+stays unindented and reads like the real thing; CI executes every cell either way.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Callable
+from typing import Any
+
+
+def _gpu() -> str | None:
+    from utils.environment import gpu_unavailable
+
+    return gpu_unavailable()
+
+
+def _tensorrt_build() -> str | None:
+    from utils.environment import engine_build_unavailable
+
+    return engine_build_unavailable()
+
+
+def _tensorrt_run() -> str | None:
+    from utils.environment import engine_execution_unavailable
+
+    return engine_execution_unavailable()
+
+
+# Capability -> function giving the reason it is missing (None where it is there).
+CAPABILITIES: dict[str, Callable[[], str | None]] = {
+    "gpu": _gpu,
+    "tensorrt-build": _tensorrt_build,
+    "tensorrt-run": _tensorrt_run,
+}
+
+
+def missing(capability: str) -> str | None:
+    """Why `capability` is missing here, or None."""
+    from utils.errors import WorkbookError
+
+    try:
+        check = CAPABILITIES[capability]
+    except KeyError:
+        raise WorkbookError(f"unknown capability {capability!r}; use one of: {', '.join(CAPABILITIES)}") from None
+    return check()
+
+
+def skip_message(capability: str, reason: str) -> str:
+    return f"SKIPPED (needs {capability}): {reason}"
+
+
+def run_cell(shell: Any, cell: str) -> Any:
+    """Execute `cell` in the notebook's namespace as IPython would: magics transformed, the value of a final
+    expression returned (and so displayed), exceptions raised once, with their own traceback."""
+    source = shell.transform_cell(cell)
+    tree = ast.parse(source)
+    last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
+    namespace = shell.user_ns
+    exec(compile(tree, "<cell>", "exec"), namespace)  # noqa: S102 - it is the learner's own cell
+    if last is not None:
+        return eval(compile(ast.Expression(last.value), "<cell>", "eval"), namespace)  # noqa: S307
+    return None
+
+
+def skip_unless(line: str, cell: str) -> Any:
+    """The cell magic: `%%skip_unless CAPABILITY` (one of: gpu, tensorrt-build, tensorrt-run)."""
+    from IPython import get_ipython
+
+    capability = line.strip()
+    reason = missing(capability)
+    if reason is not None:
+        print(skip_message(capability, reason))
+        return None
+    return run_cell(get_ipython(), cell)
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    ipython.register_magic_function(skip_unless, magic_kind="cell", magic_name="skip_unless")
