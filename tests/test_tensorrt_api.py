@@ -8,8 +8,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from utils.tensorrt import api as tensorrt_api
 from utils.errors import WorkbookError
+from utils.tensorrt import api as tensorrt_api
 from utils.tensorrt.api import TensorRT
 
 
@@ -74,10 +74,8 @@ def test_numpy_dtypes_by_member_name():
         tensorrt_api.numpy_dtype("DataType.FP8")
 
 
-rtx = pytest.importorskip("tensorrt_rtx_bindings", reason="TensorRT-RTX is not installed (pip install -r requirements.txt)")
-
-
 def test_rtx_is_found_and_described():
+    rtx = pytest.importorskip("tensorrt_rtx_bindings", reason="TensorRT-RTX is not installed (pip install -r requirements.txt)")
     tensorrt_api.load_tensorrt.cache_clear()
     trt = tensorrt_api.load_tensorrt()
     if trt.flavour == "tensorrt":

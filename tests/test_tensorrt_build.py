@@ -1,4 +1,7 @@
-"""Real engine builds with TensorRT-RTX, which builds ahead of time without a GPU (it cannot run them here)."""
+"""Real engine builds with TensorRT-RTX, which builds ahead of time without a GPU (it cannot run them here).
+
+Tests that need no TensorRT (batch parsing, missing files, unreadable sidecars) run everywhere.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +10,22 @@ import shutil
 
 import pytest
 
-from utils.tensorrt import build as engine_build
+from utils.artifacts import build_engine_file
 from utils.errors import WorkbookError
+from utils.gpu import current_gpu
+from utils.tensorrt import build as engine_build
 from utils.tensorrt.api import load_tensorrt, tensorrt_or_none
-from utils.tensorrt.build import EngineRecord, build_engine, check_engine_file
+from utils.tensorrt.engine_file import EngineRecord, check_engine_file
 
 trt = tensorrt_or_none()
-pytestmark = pytest.mark.skipif(trt is None, reason="no TensorRT or TensorRT-RTX installed (pip install -r requirements.txt)")
-needs_cpu_build = pytest.mark.skipif(trt is not None and not trt.is_rtx, reason="these tests build ahead of time with TensorRT-RTX")
+needs_cpu_build = pytest.mark.skipif(trt is None or not trt.is_rtx or current_gpu() is not None,
+                                     reason="builds ahead of time with TensorRT-RTX on a machine without a GPU "
+                                            "(pip install -r requirements.txt; a GPU machine builds with the full TensorRT)")
+
+
+def build_engine(onnx_path, engine_path, **options):
+    """The workbook's build: the FP16 twin and the timing cache named by utils.artifacts."""
+    return build_engine_file(onnx_path, engine_path, precision=options.pop("precision", "fp32"), **options)
 
 
 def rewrite_sidecar_request(engine, **changes):
@@ -49,7 +60,8 @@ def test_builds_real_engines_with_a_dynamic_profile(request, tmp_path, model, pr
     assert sidecar["request"]["gpu_name"] is None  # built ahead of time
     assert sidecar["request"]["compute_capability"] == ",".join(engine_build.RTX_AHEAD_OF_TIME_TARGETS)
     if precision == "fp16":
-        assert sidecar["built_onnx_file"].endswith(".fp16-for-tensorrt_rtx.onnx")
+        assert sidecar["built_onnx_file"].endswith("_fp16.onnx")
+    assert sidecar["request"]["tf32"] is False  # TF32 is off unless asked for, as in Polygraphy
 
 
 @needs_cpu_build
@@ -110,6 +122,8 @@ def test_engine_from_another_tensorrt_version_is_refused(tmp_path, onnx_copy):
 def test_missing_engine_and_unreadable_sidecar(tmp_path):
     with pytest.raises(WorkbookError, match="does not exist"):
         check_engine_file(tmp_path / "none.engine")
+    with pytest.raises(WorkbookError, match="is a directory; give an engine file"):
+        check_engine_file(tmp_path)
     (tmp_path / "x.engine").write_bytes(b"vtrt")
     (tmp_path / "x.engine.json").write_text("{")
     with pytest.raises(WorkbookError, match="sidecar .* unreadable"):
@@ -198,3 +212,163 @@ def test_cli_refuses_truncated_and_foreign_engines_in_one_line(tmp_path, onnx_co
     completed = inspect_cli()
     assert completed.returncode == 2 and completed.stderr.count("\n") == 1
     assert "truncated or replaced" in completed.stderr
+
+
+def _tiny_onnx(path, nodes, initializers=()):
+    import onnx
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(nodes, "tiny", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 4])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 3])], initializer=list(initializers))
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    return path
+
+
+def _unbuildable_onnx(path):
+    """Parses, but cannot be built: at the profile's batch 2, 8 values cannot be reshaped into rows of 3."""
+    import numpy as np
+    from onnx import helper, numpy_helper
+
+    shape = numpy_helper.from_array(np.array([-1, 3], np.int64), "shape")
+    return _tiny_onnx(path, [helper.make_node("Reshape", ["x", "shape"], ["y"])], [shape])
+
+
+@needs_cpu_build
+def test_a_failed_build_names_tensorrts_error_in_one_line_every_time(tmp_path):
+    # TensorRT keeps the first logger it is given: a logger per build would hear nothing on the second build.
+    onnx_path = _unbuildable_onnx(tmp_path / "reshape.onnx")
+    for attempt in range(2):
+        with pytest.raises(WorkbookError, match="could not build reshape.onnx: .*Reshape dimension of -1 has no solution") as info:
+            build_engine(onnx_path, tmp_path / "reshape.engine", batch=(1, 2, 4))
+        assert "\n" not in str(info.value), attempt
+    assert not (tmp_path / "reshape.engine").exists() and not EngineRecord.path_for(tmp_path / "reshape.engine").exists()
+
+
+@needs_cpu_build
+def test_parser_failure_without_a_recorded_error_is_still_one_line(tmp_path, monkeypatch):
+    """A TensorRT that returns False from parse_from_file but records no parser error (seen with empty graphs)."""
+    onnx_path = _unbuildable_onnx(tmp_path / "m.onnx")
+    real_parser = load_tensorrt().module.OnnxParser
+
+    class SilentFailingParser:  # a stand-in for this one TensorRT call, not for TensorRT
+        num_errors = 0
+
+        def __init__(self, network, logger):
+            self.inner = real_parser(network, logger)
+
+        def parse_from_file(self, path):
+            return False
+
+    monkeypatch.setattr(load_tensorrt().module, "OnnxParser", SilentFailingParser)
+    with pytest.raises(WorkbookError, match="parser rejected m.onnx: TensorRT logged no error; re-export") as info:
+        build_engine(onnx_path, tmp_path / "m.engine", batch=(1, 2, 4))
+    assert "\n" not in str(info.value)
+
+
+@needs_cpu_build
+def test_tf32_is_an_explicit_recorded_choice(tmp_path, onnx_copy):
+    engine = tmp_path / "lite0.engine"
+    record, built = build_engine(onnx_copy, engine)
+    assert built and record.request["tf32"] is False
+    record, built = build_engine(onnx_copy, engine, tf32=True)
+    assert built and record.request["tf32"] is True  # a different engine: rebuilt, and the sidecar says so
+    assert build_engine(onnx_copy, engine, tf32=True)[1] is False
+    fp16, _ = build_engine(onnx_copy, tmp_path / "half.engine", precision="fp16", tf32=True)
+    assert fp16.request["tf32"] is False  # TF32 concerns FP32 layers only
+
+
+def test_the_builder_config_says_what_the_request_says():
+    if trt is None:
+        pytest.skip("needs TensorRT or TensorRT-RTX to create a builder config (pip install -r requirements.txt)")
+    from utils.tensorrt.logger import shared_logger
+
+    config = trt.module.Builder(shared_logger(trt).trt_logger).create_builder_config()
+    assert config.get_flag(trt.module.BuilderFlag.TF32)  # TensorRT's own default is on
+    request = dict(onnx_sha256="0", precision="fp32", batch=(1, 1, 1), workspace_mib=1, tensorrt_flavour=trt.flavour,
+                   tensorrt_version=trt.version, gpu_name=None, compute_capability=None)
+    engine_build._set_math_mode(trt, config, engine_build.BuildRequest(tf32=False, **request))
+    assert not config.get_flag(trt.module.BuilderFlag.TF32)
+    engine_build._set_math_mode(trt, config, engine_build.BuildRequest(tf32=True, **request))
+    assert config.get_flag(trt.module.BuilderFlag.TF32)
+
+
+@needs_cpu_build
+def test_an_engine_replaced_by_another_of_the_same_size_is_refused(tmp_path, onnx_copy):
+    engine = tmp_path / "lite0.engine"
+    build_engine(onnx_copy, engine)
+    data = bytearray(engine.read_bytes())
+    data[-100] ^= 0xFF  # same length, other bytes: a different build's engine beside this build's sidecar
+    engine.write_bytes(bytes(data))
+    with pytest.raises(WorkbookError, match="truncated or replaced"):
+        check_engine_file(engine)
+    assert build_engine(onnx_copy, engine)[1] is True  # and the cache does not reuse it
+
+
+BUILD_IN_A_SUBPROCESS = """
+import sys
+from utils.artifacts import build_engine_file
+record, built = build_engine_file(sys.argv[1], sys.argv[2], precision="fp32")
+print("built" if built else "reused", record.engine_sha256)
+"""
+
+
+@needs_cpu_build
+def test_two_processes_building_the_same_engine_leave_a_matching_pair(tmp_path, onnx_copy):
+    import subprocess
+    import sys
+
+    from utils.files import sha256_of_file
+
+    engine = tmp_path / "shared" / "lite0.engine"
+    command = [sys.executable, "-c", BUILD_IN_A_SUBPROCESS, str(onnx_copy), str(engine)]
+    processes = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    results = [process.communicate(timeout=600) for process in processes]
+    assert all(process.returncode == 0 for process in processes), [err for _, err in results]
+    actions = sorted(out.split()[0] for out, _ in results)
+    assert actions == ["built", "reused"]  # the second waited for the first and found its engine
+    recorded = EngineRecord.load(engine)
+    assert recorded is not None and recorded.engine_sha256 == sha256_of_file(engine)
+    assert {out.split()[1] for out, _ in results} == {recorded.engine_sha256}
+    check_engine_file(engine)
+
+
+@needs_cpu_build
+def test_an_engine_without_a_sidecar_is_checked_by_its_header(tmp_path, onnx_copy):
+    from utils.tensorrt.engine_file import header_check
+
+    engine = tmp_path / "lite0.engine"
+    build_engine(onnx_copy, engine)
+    EngineRecord.path_for(engine).unlink()
+    # TensorRT-RTX reads the header, but needs a GPU to say whether this one can run it: the note says so.
+    assert check_engine_file(engine) is None
+    note = header_check(engine, load_tensorrt())
+    assert note.startswith("no sidecar; its header could not be checked here") and "\n" not in note
+
+    foreign = tmp_path / "foreign.engine"
+    foreign.write_bytes(b"ftrt" + bytes(range(256)) * 64)
+    with pytest.raises(WorkbookError, match="foreign.engine cannot load with TensorRT-RTX .*malformed engine.*; rebuild") as info:
+        check_engine_file(foreign)
+    assert "\n" not in str(info.value)
+
+
+def test_tensorrt_without_a_header_check_says_loading_is_the_only_check(tmp_path):
+    from types import ModuleType, SimpleNamespace
+
+    from utils.tensorrt.api import TensorRT
+    from utils.tensorrt.engine_file import header_check
+
+    class Runtime:  # TensorRT 8.6 to 11.x: no get_engine_validity
+        def __init__(self, logger):
+            pass
+
+    class ILogger:
+        Severity = SimpleNamespace(INTERNAL_ERROR=0, ERROR=1, WARNING=2, INFO=3, VERBOSE=4)
+
+        def __init__(self):
+            pass
+
+    module = ModuleType("tensorrt")
+    module.Runtime, module.ILogger = Runtime, ILogger
+    old = TensorRT(module=module, flavour="tensorrt", version="10.13.0.35", import_name="tensorrt")
+    (tmp_path / "a.engine").write_bytes(b"\0" * 128)
+    assert "TensorRT 10.13.0.35 cannot check an engine's header: only loading it will tell" in header_check(tmp_path / "a.engine", old)

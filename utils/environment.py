@@ -55,8 +55,8 @@ def engine_build_unavailable() -> str | None:
     return None
 
 
-def engine_execution_unavailable() -> str | None:
-    """Why TensorRT engines cannot run here, or None if they can."""
+def engine_load_unavailable() -> str | None:
+    """Why TensorRT engines cannot be loaded (deserialized) here, or None if they can. Needs no pycuda."""
     from utils.gpu import current_gpu
     from utils.tensorrt.api import INSTALL_HINT, tensorrt_or_none
 
@@ -69,9 +69,15 @@ def engine_execution_unavailable() -> str | None:
     if trt.is_rtx and gpu.compute_capability not in RTX_RUNNABLE_COMPUTE_CAPABILITIES:
         return (f"{trt.display_name} engines cannot run on {gpu.name} (compute capability {gpu.compute_capability}); "
                 "install the full TensorRT (requirements-gpu.txt)")
-    if not pycuda_installed():
-        return "pycuda is not installed (pip install -r requirements-gpu.txt)"
     return None
+
+
+def engine_execution_unavailable() -> str | None:
+    """Why TensorRT engines cannot run here (loaded, with pycuda buffers), or None if they can."""
+    reason = engine_load_unavailable()
+    if reason is None and not pycuda_installed():
+        return "pycuda is not installed (pip install -r requirements-gpu.txt)"
+    return reason
 
 
 @dataclass(frozen=True)

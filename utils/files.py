@@ -76,3 +76,21 @@ def save_figure(figure: Figure, destination: str | os.PathLike[str], dpi: int = 
     with atomic_path(destination) as tmp:
         figure.savefig(tmp, format="png", dpi=dpi)
     return Path(destination)
+
+
+@contextlib.contextmanager
+def exclusive_lock(lock_path: Path) -> Iterator[None]:
+    """Hold an exclusive advisory lock on `lock_path` (created if missing) for the block; other processes that
+    ask for the same lock wait. POSIX only (fcntl); elsewhere the block runs unlocked."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory locks here; builds there are not shared
+        yield
+        return
+    ensure_writable_dir(lock_path.parent)
+    with open(lock_path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

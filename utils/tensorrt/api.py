@@ -11,7 +11,7 @@ import functools
 import importlib
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from utils.errors import WorkbookError
@@ -63,6 +63,12 @@ class TensorRT:
             return 1 << int(explicit_batch)
         return 0
 
+    @property
+    def has_tf32_flag(self) -> bool:
+        """BuilderFlag.TF32 exists in 8.6, 10.x, 11.x and TensorRT-RTX, and is on by default in a new config."""
+        return hasattr(self.module.BuilderFlag, "TF32")
+
+
 def numpy_dtype(dtype: Any) -> Any:
     """The numpy dtype of a TensorRT DataType (by member name, so it works for every TensorRT flavour)."""
     import numpy as np
@@ -111,42 +117,3 @@ def tensorrt_or_none() -> TensorRT | None:
         return load_tensorrt()
     except WorkbookError:
         return None
-
-
-@dataclass
-class CapturingLogger:
-    """A TensorRT logger that keeps errors (to put the first one into an exception) and prints warnings."""
-
-    tensorrt: TensorRT
-    verbose: bool = False
-    errors: list[str] = field(default_factory=list)
-    messages: list[str] = field(default_factory=list)
-    _logger: Any = None
-
-    def __post_init__(self) -> None:
-        trt = self.tensorrt.module
-        outer = self
-
-        class _Logger(trt.ILogger):  # type: ignore[misc, name-defined]
-            def __init__(self) -> None:
-                trt.ILogger.__init__(self)
-
-            def log(self, severity: Any, msg: str) -> None:
-                outer._record(severity, msg)
-
-        self._logger = _Logger()
-
-    def _record(self, severity: Any, message: str) -> None:
-        severity_enum = self.tensorrt.module.ILogger.Severity
-        self.messages.append(message)
-        if severity in (severity_enum.INTERNAL_ERROR, severity_enum.ERROR):
-            self.errors.append(message)
-        elif self.verbose or severity == severity_enum.WARNING and "deprecated" not in message.lower():
-            print(f"[TensorRT] {message}")
-
-    @property
-    def trt_logger(self) -> Any:
-        return self._logger
-
-    def first_error(self) -> str:
-        return self.errors[0].splitlines()[0] if self.errors else "no error was logged"

@@ -1,35 +1,38 @@
 """ONNX -> serialized TensorRT engine, with an optimization profile, a timing cache and a cache of built engines.
 
-Every engine is written atomically beside a JSON sidecar (`model.engine.json`) that records what it was built
-from and for. `build_engine` reuses an engine whose sidecar matches the requested build exactly and rebuilds
-otherwise; `check_engine_file` uses the sidecar to refuse an engine from another TensorRT or GPU before
-TensorRT sees it.
+Every engine is written atomically beside a JSON sidecar (utils.tensorrt.engine_file) that records what it was
+built from and for. `build_engine` reuses an engine whose sidecar matches the requested build exactly and
+rebuilds otherwise. Builds of the same engine file are serialised by a lock file beside it (`.lock`), so two
+processes building at once (a teaching lab with a shared home directory) leave an engine and a sidecar that
+belong together: the second finds the first's engine and reuses it.
 """
 
 from __future__ import annotations
 
 import datetime
-import json
+import hashlib
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from utils.errors import WorkbookError
-from utils.files import sha256_of_file, write_bytes_atomic, write_text_atomic
+from utils.files import exclusive_lock, sha256_of_file, write_bytes_atomic
+from utils.tensorrt.engine_file import EngineRecord
 
 if TYPE_CHECKING:
     import tensorrt
 
     from utils.tensorrt.api import TensorRT
+    from utils.tensorrt.logger import Capture, WorkbookLogger
 
 PRECISIONS = ("fp32", "fp16")
 DEFAULT_BATCH = (1, 8, 32)
 DEFAULT_WORKSPACE_MIB = 2048
 # Targets for TensorRT-RTX builds on a machine without a GPU: Ampere and newer (Turing, SM75, cannot run FP32 GEMM).
 RTX_AHEAD_OF_TIME_TARGETS = ("SM80", "SM86", "SM89", "SM120")
-SIDECAR_SUFFIX = ".json"
+LOCK_SUFFIX = ".lock"
 
 
 @dataclass(frozen=True)
@@ -38,47 +41,16 @@ class BuildRequest:
 
     onnx_sha256: str
     precision: str
+    tf32: bool  # FP32 layers may use TF32 tensor cores (TensorRT's default; the workbook's and Polygraphy's is off)
     batch: tuple[int, int, int]
     workspace_mib: int
     tensorrt_flavour: str
     tensorrt_version: str
     gpu_name: str | None
-    compute_capability: str | None  # the GPU's, or the ahead-of-time targets ("SM75,SM80,...")
+    compute_capability: str | None  # the GPU's, or the ahead-of-time targets ("SM80,SM86,...")
 
     def cache_key(self) -> dict[str, Any]:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
-
-
-@dataclass
-class EngineRecord:
-    """The sidecar: the request, plus facts about the built file."""
-
-    request: dict[str, Any]
-    onnx_file: str
-    built_onnx_file: str
-    engine_bytes: int
-    engine_sha256: str
-    build_seconds: float
-    built_at: str
-    inputs: dict[str, dict[str, list[int]]] = field(default_factory=dict)  # name -> {"min","opt","max"}
-    timing_cache: str | None = None
-
-    @staticmethod
-    def path_for(engine_path: str | os.PathLike[str]) -> Path:
-        return Path(f"{engine_path}{SIDECAR_SUFFIX}")
-
-    def save(self, engine_path: str | os.PathLike[str]) -> Path:
-        return write_text_atomic(self.path_for(engine_path), json.dumps(asdict(self), indent=2) + "\n")
-
-    @classmethod
-    def load(cls, engine_path: str | os.PathLike[str]) -> EngineRecord | None:
-        path = cls.path_for(engine_path)
-        if not path.is_file():
-            return None
-        try:
-            return cls(**json.loads(path.read_text(encoding="utf-8")))
-        except (ValueError, TypeError) as exc:
-            raise WorkbookError(f"engine sidecar {path} is unreadable ({type(exc).__name__}); delete it and rebuild the engine") from None
 
 
 def parse_batch(text: str) -> tuple[int, int, int]:
@@ -99,7 +71,7 @@ def check_batch(batch: tuple[int, ...]) -> tuple[int, int, int]:
     return (low, opt, high)
 
 
-def build_request(onnx_path: str | os.PathLike[str], *, precision: str = "fp32",
+def build_request(onnx_path: str | os.PathLike[str], *, precision: str = "fp32", tf32: bool = False,
                   batch: tuple[int, int, int] = DEFAULT_BATCH, workspace_mib: int = DEFAULT_WORKSPACE_MIB,
                   tensorrt: TensorRT | None = None) -> BuildRequest:
     from utils.gpu import current_gpu
@@ -120,17 +92,17 @@ def build_request(onnx_path: str | os.PathLike[str], *, precision: str = "fp32",
         gpu_name, capability = gpu.name, gpu.compute_capability
     else:
         gpu_name, capability = None, ",".join(RTX_AHEAD_OF_TIME_TARGETS)
-    return BuildRequest(onnx_sha256=sha256_of_file(onnx_path), precision=precision, batch=check_batch(batch),
-                        workspace_mib=workspace_mib, tensorrt_flavour=trt.flavour, tensorrt_version=trt.version,
-                        gpu_name=gpu_name, compute_capability=capability)
+    return BuildRequest(onnx_sha256=sha256_of_file(onnx_path), precision=precision, tf32=bool(tf32 and precision == "fp32"),
+                        batch=check_batch(batch), workspace_mib=workspace_mib, tensorrt_flavour=trt.flavour,
+                        tensorrt_version=trt.version, gpu_name=gpu_name, compute_capability=capability)
 
 
-def cached_engine_matches(engine_path: str | os.PathLike[str], request: BuildRequest) -> bool:
-    """True if `engine_path` exists, is whole, and was built from exactly this request."""
-    engine_path = Path(engine_path)
+def cached_engine(engine_path: Path, request: BuildRequest) -> EngineRecord | None:
+    """The sidecar of `engine_path` if the engine on disk is whole and was built from exactly this request."""
     record = EngineRecord.load(engine_path)
-    return (record is not None and engine_path.is_file() and record.request == request.cache_key()
-            and engine_path.stat().st_size == record.engine_bytes)
+    if record is not None and record.request == request.cache_key() and record.matches_file(engine_path):
+        return record
+    return None
 
 
 def build_engine(onnx_path: str | os.PathLike[str], engine_path: str | os.PathLike[str], *, precision: str = "fp32",
@@ -150,52 +122,50 @@ def build_engine(onnx_path: str | os.PathLike[str], engine_path: str | os.PathLi
     from utils.onnx.precision import convert_to_fp16
     from utils.tensorrt.api import load_tensorrt
 
-    trt = load_tensorrt()
     onnx_path, engine_path = Path(onnx_path), Path(engine_path)
     load_onnx(onnx_path)  # TensorRT-RTX's parser accepts random bytes as an empty network; catch that first
-    request = build_request(onnx_path, precision=precision, batch=batch, workspace_mib=workspace_mib, tensorrt=trt)
-    if not force and cached_engine_matches(engine_path, request):
-        record = EngineRecord.load(engine_path)
-        assert record is not None
-        return record, False
+    trt = load_tensorrt()
+    request = build_request(onnx_path, precision=precision, tf32=tf32, batch=batch, workspace_mib=workspace_mib, tensorrt=trt)
+    with exclusive_lock(Path(f"{engine_path}{LOCK_SUFFIX}")):
+        record = None if force else cached_engine(engine_path, request)
+        if record is not None:
+            return record, False
 
-    network_onnx = onnx_path
-    if precision == "fp16" and trt.strongly_typed_only:
-        if fp16_onnx_path is None:
-            raise WorkbookError(f"{trt.display_name} builds FP16 engines from an FP16 model; give fp16_onnx_path (utils.artifacts names it)")
-        network_onnx = convert_to_fp16(onnx_path, fp16_onnx_path)
+        network_onnx = onnx_path
+        if precision == "fp16" and trt.strongly_typed_only:
+            if fp16_onnx_path is None:
+                raise WorkbookError(f"{trt.display_name} builds FP16 engines from an FP16 model; give fp16_onnx_path (utils.artifacts names it)")
+            network_onnx = convert_to_fp16(onnx_path, fp16_onnx_path)
+        cache_path = Path(timing_cache_path) if timing_cache_path and trt.has_timing_cache else None
 
-    cache_path = Path(timing_cache_path) if timing_cache_path and trt.has_timing_cache else None
-
-    started = time.perf_counter()
-    serialized, inputs = _build_serialized(trt, network_onnx, precision=precision, batch=request.batch,
-                                           workspace_mib=workspace_mib, timing_cache_path=cache_path, verbose=verbose)
-    seconds = time.perf_counter() - started
-    write_bytes_atomic(engine_path, serialized)
-    record = EngineRecord(
-        request=request.cache_key(), onnx_file=str(onnx_path), built_onnx_file=str(network_onnx),
-        engine_bytes=len(serialized), engine_sha256=_sha256(serialized), build_seconds=round(seconds, 3),
-        built_at=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        inputs=inputs, timing_cache=str(cache_path) if cache_path else None,
-    )
-    record.save(engine_path)
+        started = time.perf_counter()
+        serialized, inputs = _build_serialized(trt, network_onnx, request, timing_cache_path=cache_path, verbose=verbose)
+        seconds = time.perf_counter() - started
+        write_bytes_atomic(engine_path, serialized)
+        record = EngineRecord(
+            request=request.cache_key(), onnx_file=str(onnx_path), built_onnx_file=str(network_onnx),
+            engine_bytes=len(serialized), engine_sha256=hashlib.sha256(serialized).hexdigest(),
+            build_seconds=round(seconds, 3),
+            built_at=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            inputs=inputs, timing_cache=str(cache_path) if cache_path else None,
+        )
+        record.save(engine_path)
     return record, True
 
 
-def _sha256(data: bytes) -> str:
-    import hashlib
-
-    return hashlib.sha256(data).hexdigest()
-
-
-def _parse_onnx(trt: TensorRT, network: tensorrt.INetworkDefinition, logger: Any, onnx_path: Path) -> None:
+def _parse_onnx(trt: TensorRT, network: tensorrt.INetworkDefinition, logger: WorkbookLogger, capture: Capture,
+                onnx_path: Path) -> None:
     parser: tensorrt.OnnxParser = trt.module.OnnxParser(network, logger.trt_logger)
     ok = parser.parse_from_file(str(onnx_path))
     if not ok or parser.num_errors:
-        error = parser.get_error(0)
-        node = f"node {error.node()}" + (f" {error.node_name()!r} ({error.node_operator()})" if hasattr(error, "node_name") else "")
+        if parser.num_errors:
+            error = parser.get_error(0)
+            node = f"node {error.node()}" + (f" {error.node_name()!r} ({error.node_operator()})" if hasattr(error, "node_name") else "")
+            where, what = f" at {node}", " ".join(error.desc().split())
+        else:
+            where, what = "", capture.summary()
         raise WorkbookError(
-            f"TensorRT's ONNX parser rejected {onnx_path.name} at {node}: {error.desc().splitlines()[0]}; "
+            f"TensorRT's ONNX parser rejected {onnx_path.name}{where}: {what}; "
             "re-export with another --opset or simplify the model (polygraphy surgeon sanitize --fold-constants)"
         )
     if network.num_outputs == 0:
@@ -220,76 +190,59 @@ def _add_profile(trt: TensorRT, builder: tensorrt.Builder, network: tensorrt.INe
     return shapes
 
 
-def _build_serialized(trt: TensorRT, onnx_path: Path, *, precision: str, batch: tuple[int, int, int],
-                      workspace_mib: int, timing_cache_path: Path | None,
+def _set_math_mode(trt: TensorRT, config: tensorrt.IBuilderConfig, request: BuildRequest) -> None:
+    """FP16 where it is a flag; TF32 exactly as the request says (TensorRT turns it on by default)."""
+    module = trt.module
+    if request.precision == "fp16" and not trt.strongly_typed_only:
+        config.set_flag(module.BuilderFlag.FP16)
+    if trt.has_tf32_flag:
+        if request.tf32:
+            config.set_flag(module.BuilderFlag.TF32)
+        else:
+            config.clear_flag(module.BuilderFlag.TF32)
+
+
+def _set_ahead_of_time_targets(trt: TensorRT, config: tensorrt.IBuilderConfig) -> None:
+    from utils.gpu import current_gpu
+
+    if trt.is_rtx and current_gpu() is None:
+        rtx_config: Any = config  # compute-capability targets exist only in TensorRT-RTX, not in tensorrt-stubs
+        rtx_config.num_compute_capabilities = len(RTX_AHEAD_OF_TIME_TARGETS)
+        for slot, target in enumerate(RTX_AHEAD_OF_TIME_TARGETS):
+            rtx_config.set_compute_capability(getattr(trt.module.ComputeCapability, target), slot)
+
+
+def _build_serialized(trt: TensorRT, onnx_path: Path, request: BuildRequest, *, timing_cache_path: Path | None,
                       verbose: bool) -> tuple[bytes, dict[str, dict[str, list[int]]]]:
-    from utils.tensorrt.api import CapturingLogger
+    from utils.gpu import current_gpu
+    from utils.tensorrt import timing_cache
+    from utils.tensorrt.logger import shared_logger
 
     module = trt.module
-    logger = CapturingLogger(trt, verbose=verbose)
-    builder: tensorrt.Builder = module.Builder(logger.trt_logger)
-    network: tensorrt.INetworkDefinition = builder.create_network(trt.network_flags())
-    _parse_onnx(trt, network, logger, onnx_path)
-
-    config: tensorrt.IBuilderConfig = builder.create_builder_config()
-    config.set_memory_pool_limit(module.MemoryPoolType.WORKSPACE, workspace_mib << 20)
-    config.profiling_verbosity = module.ProfilingVerbosity.DETAILED
-    if precision == "fp16" and not trt.strongly_typed_only:
-        config.set_flag(module.BuilderFlag.FP16)
-    if trt.is_rtx:
-        from utils.gpu import current_gpu
-
-        if current_gpu() is None:
-            rtx_config: Any = config  # compute-capability targets exist only in TensorRT-RTX, not in tensorrt-stubs
-            rtx_config.num_compute_capabilities = len(RTX_AHEAD_OF_TIME_TARGETS)
-            for slot, target in enumerate(RTX_AHEAD_OF_TIME_TARGETS):
-                rtx_config.set_compute_capability(getattr(module.ComputeCapability, target), slot)
-    inputs = _add_profile(trt, builder, network, config, batch)
-
-    timing_cache = None
+    logger = shared_logger(trt)
+    with logger.capture(verbose) as capture:
+        builder: tensorrt.Builder = module.Builder(logger.trt_logger)
+        network: tensorrt.INetworkDefinition = builder.create_network(trt.network_flags())
+        _parse_onnx(trt, network, logger, capture, onnx_path)
+        config: tensorrt.IBuilderConfig = builder.create_builder_config()
+        config.set_memory_pool_limit(module.MemoryPoolType.WORKSPACE, request.workspace_mib << 20)
+        config.profiling_verbosity = module.ProfilingVerbosity.DETAILED
+        _set_math_mode(trt, config, request)
+        _set_ahead_of_time_targets(trt, config)
+        inputs = _add_profile(trt, builder, network, config, request.batch)
+    identity = timing_cache.cache_identity(trt, current_gpu())
     if timing_cache_path is not None:
-        previous = timing_cache_path.read_bytes() if timing_cache_path.is_file() else b""
-        timing_cache = config.create_timing_cache(previous)
-        config.set_timing_cache(timing_cache, ignore_mismatch=False)
+        with logger.capture():  # a stale cache logs errors of its own; they are not the build's
+            timing_cache.attach(trt, config, timing_cache_path, identity)
 
-    serialized = builder.build_serialized_network(network, config)
+    with logger.capture(verbose) as capture:
+        serialized = builder.build_serialized_network(network, config)
     if serialized is None:
-        raise WorkbookError(f"{trt.display_name} could not build {onnx_path.name}: {logger.first_error()}")
+        raise WorkbookError(f"{trt.display_name} could not build {onnx_path.name}: {capture.summary()}")
     if timing_cache_path is not None:
-        write_bytes_atomic(timing_cache_path, bytes(config.get_timing_cache().serialize()))
+        timing_cache.save(config, timing_cache_path, identity)
     return bytes(serialized), inputs
 
 
-def check_engine_file(engine_path: str | os.PathLike[str], tensorrt: TensorRT | None = None) -> EngineRecord | None:
-    """Refuse, with a one-line error, an engine this machine cannot load: missing, truncated, or built for
-    another TensorRT or GPU. Decided from the sidecar before any bytes reach TensorRT."""
-    from utils.gpu import current_gpu
-    from utils.tensorrt.api import load_tensorrt
-
-    engine_path = Path(engine_path)
-    if not engine_path.is_file():
-        raise WorkbookError(f"engine {engine_path} does not exist; build it with `python -m utils build`")
-    record = EngineRecord.load(engine_path)
-    if record is None:
-        return None
-    size = engine_path.stat().st_size
-    if size != record.engine_bytes:
-        raise WorkbookError(f"engine {engine_path} has {size} bytes but was written with {record.engine_bytes} (truncated or replaced); rebuild it with `python -m utils build`")
-    trt = tensorrt or load_tensorrt()
-    built_with = (record.request["tensorrt_flavour"], record.request["tensorrt_version"])
-    if built_with != (trt.flavour, trt.version):
-        raise WorkbookError(f"engine {engine_path.name} was built with {built_with[0]} {built_with[1]} but {trt.display_name} is installed; engines only load in the version that built them, so rebuild it")
-    gpu = current_gpu()
-    built_for = record.request["gpu_name"]
-    if gpu is not None and built_for is not None and built_for != gpu.name:
-        raise WorkbookError(f"engine {engine_path.name} was built for {built_for} but this GPU is {gpu.name}; rebuild it on this GPU")
-    return record
-
-
-def read_engine_bytes(engine_path: str | os.PathLike[str], tensorrt: TensorRT | None = None) -> bytes:
-    check_engine_file(engine_path, tensorrt)
-    return Path(engine_path).read_bytes()
-
-
-__all__ = ["BuildRequest", "EngineRecord", "build_engine", "build_request", "cached_engine_matches", "check_engine_file",
-           "parse_batch", "read_engine_bytes"]
+__all__ = ["DEFAULT_BATCH", "DEFAULT_WORKSPACE_MIB", "PRECISIONS", "BuildRequest", "build_engine", "build_request",
+           "cached_engine", "check_batch", "parse_batch"]

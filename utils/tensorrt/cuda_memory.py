@@ -133,3 +133,21 @@ def plain_copy_seconds(nbytes: int, direction: str, repeats: int = 20) -> float:
         return median_event_seconds(lambda: driver.memcpy_dtoh_async(host, device, stream), stream, repeats)
     finally:
         device.free()
+
+
+class PycudaEventTimer:
+    """pycuda events recorded on one stream (the runner's), for timing the work queued on it."""
+
+    def __init__(self, stream: Any, count: int) -> None:
+        driver = pycuda_driver()
+        self.stream = stream
+        self.events = [driver.Event() for _ in range(count)]
+
+    def record(self, index: int) -> None:
+        self.events[index].record(self.stream)
+
+    def synchronize(self) -> None:
+        self.events[-1].synchronize()
+
+    def elapsed_ms(self, start: int, end: int) -> float:
+        return float(self.events[end].time_since(self.events[start]))

@@ -1,4 +1,17 @@
-"""What is inside an engine: the sidecar's facts, and (where the engine loads) TensorRT's per-layer table."""
+"""What is inside an engine: the sidecar's facts, and (where the engine loads) TensorRT's per-layer table.
+
+The table comes from `IEngineInspector` (`LayerInformationFormat.JSON`, engines built with
+`ProfilingVerbosity.DETAILED`). Its JSON changed in TensorRT 11:
+
+* 8.6 and 10.x: `{"Layers": [...], "Bindings": ["input", "logits"]}`; each layer's tensors carry one field
+  `"Format/Datatype": "Row major linear FP32"`.
+* 11.x: `"Bindings"` is replaced by `"I/O Tensors"`, a list of objects (`{"Name", "IOMode", "DataType",
+  "Dimensions", ...}`), and the format and data type of a layer's tensors are separate fields
+  (`"Format"`, `"Datatype"`; NVIDIA's own tools accept either spelling of the latter).
+
+At lower profiling verbosity a layer is only its name, as a string. Loading the engine needs a GPU that can
+run it, but not pycuda.
+"""
 
 from __future__ import annotations
 
@@ -19,51 +32,60 @@ class LayerRow:
     tactic: str
 
 
-def layers_from_inspector_json(text: str) -> list[LayerRow]:
-    """Parse IEngineInspector's JSON (ProfilingVerbosity.DETAILED) from TensorRT 8.6 to 11.x.
+def _tensor_format(tensor: dict[str, Any]) -> str:
+    if "Format/Datatype" in tensor:
+        return str(tensor["Format/Datatype"])
+    data_type = tensor.get("Datatype", tensor.get("DataType", ""))
+    return " ".join(str(part) for part in (tensor.get("Format", ""), data_type) if part)
 
-    Layers are dicts with "Name", "LayerType" and, at DETAILED verbosity, "TacticName" and the output tensors'
-    "Format/Datatype"; with lower verbosity a layer is just its name as a string.
-    """
+
+def _document(text: str) -> dict[str, Any]:
     try:
         document = json.loads(text)
     except ValueError:
         raise WorkbookError("the engine inspector did not return JSON; rebuild the engine with ProfilingVerbosity.DETAILED") from None
+    if not isinstance(document, dict):
+        raise WorkbookError("the engine inspector's JSON is not an object; rebuild the engine with ProfilingVerbosity.DETAILED")
+    return document
+
+
+def layers_from_inspector_json(text: str) -> list[LayerRow]:
+    """The per-layer table from IEngineInspector's JSON, TensorRT 8.6 to 11.x."""
     rows = []
-    for layer in document.get("Layers", []):
+    for layer in _document(text).get("Layers", []):
         if isinstance(layer, str):
             rows.append(LayerRow(layer, "", "", ""))
             continue
-        outputs = layer.get("Outputs") or []
-        formats = sorted({str(o.get("Format/Datatype", "")) for o in outputs if isinstance(o, dict)} - {""})
+        outputs = [o for o in layer.get("Outputs") or [] if isinstance(o, dict)]
+        formats = sorted({_tensor_format(o) for o in outputs} - {""})
         rows.append(LayerRow(name=str(layer.get("Name", "")), layer_type=str(layer.get("LayerType", "")),
-                             precision=", ".join(formats), tactic=str(layer.get("TacticName", layer.get("TacticValue", "")))))
+                             precision=", ".join(formats), tactic=str(layer.get("TacticName") or layer.get("TacticValue", ""))))
     return rows
 
 
-def engine_io_tensors(document_text: str) -> list[str]:
-    """I/O tensor names: the key is "Bindings" up to 10.x and "I/O Tensors" from 11.x."""
-    document = json.loads(document_text)
-    return list(document.get("I/O Tensors") or document.get("Bindings") or [])
+def engine_io_tensors(text: str) -> list[str]:
+    """The engine's input and output tensor names: "Bindings" (strings) up to 10.x, "I/O Tensors" (objects) from 11.x."""
+    document = _document(text)
+    if "I/O Tensors" in document:
+        return [str(t["Name"]) if isinstance(t, dict) else str(t) for t in document["I/O Tensors"]]
+    return [str(name) for name in document.get("Bindings", [])]
 
 
 def inspect_engine(engine_path: str | os.PathLike[str]) -> tuple[dict[str, Any], list[LayerRow] | None, str | None]:
-    """(sidecar dict, layer table or None, why there is no table). The table needs a GPU that can load the engine."""
+    """(facts, layer table or None, why there is no table). The facts are the sidecar, or the header check's note."""
     from dataclasses import asdict
 
-    from utils.environment import engine_execution_unavailable
-    from utils.tensorrt.build import check_engine_file
+    from utils.environment import engine_load_unavailable
+    from utils.tensorrt.api import load_tensorrt
+    from utils.tensorrt.engine_file import check_engine_file, deserialize_engine, header_check
 
     engine_path = Path(engine_path)
-    record = check_engine_file(engine_path)
-    facts: dict[str, Any] = asdict(record) if record else {"note": "no sidecar: built outside the workbook"}
-    reason = engine_execution_unavailable()
+    trt = load_tensorrt()
+    record = check_engine_file(engine_path, trt)
+    facts: dict[str, Any] = asdict(record) if record else {"note": header_check(engine_path, trt)}
+    reason = engine_load_unavailable()
     if reason is not None:
         return facts, None, f"the per-layer table needs the engine loaded, and {reason}"
-    from utils.tensorrt.api import load_tensorrt
-    from utils.tensorrt.runner import deserialize_engine
-
-    trt = load_tensorrt()
     _runtime, engine = deserialize_engine(engine_path, trt)
     inspector = engine.create_engine_inspector()
     text = inspector.get_engine_information(trt.module.LayerInformationFormat.JSON)

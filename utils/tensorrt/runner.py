@@ -10,40 +10,17 @@ stream carries the copies and the execution; `close()` (or leaving the `with` bl
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from utils.errors import WorkbookError
 
 if TYPE_CHECKING:
     import numpy as np
-    import tensorrt
 
     from utils.tensorrt.api import TensorRT
     from utils.tensorrt.cuda_memory import DeviceTensor
 
 PROFILE_INDEX = 0
-
-
-def deserialize_engine(engine_path: str | os.PathLike[str], trt: TensorRT | None = None) -> tuple[Any, Any]:
-    """(runtime, engine) after the sidecar checks; TensorRT's logged failure becomes a one-line error.
-
-    The runtime is returned because it must outlive the engine it created.
-    """
-    from utils.tensorrt.api import CapturingLogger, load_tensorrt
-    from utils.tensorrt.build import read_engine_bytes
-
-    trt = trt or load_tensorrt()
-    data = read_engine_bytes(engine_path, trt)
-    logger = CapturingLogger(trt)
-    runtime: tensorrt.Runtime = trt.module.Runtime(logger.trt_logger)
-    engine = runtime.deserialize_cuda_engine(data)
-    if engine is None:
-        raise WorkbookError(
-            f"{trt.display_name} could not load {Path(engine_path).name} ({logger.first_error()}); "
-            "it is truncated, not an engine, or from another TensorRT version or GPU: rebuild it with `python -m utils build`"
-        )
-    return runtime, engine
 
 
 class TensorRTRunner:
@@ -61,8 +38,16 @@ class TensorRTRunner:
         if engine is None:
             if engine_path is None:
                 raise WorkbookError("give an engine file to run")
+            from utils.tensorrt.engine_file import deserialize_engine
+
             self.runtime, engine = deserialize_engine(engine_path, tensorrt)
         self.engine = engine
+        self._logger = None
+        if self.runtime is not None:
+            from utils.tensorrt.api import load_tensorrt
+            from utils.tensorrt.logger import shared_logger
+
+            self._logger = shared_logger(tensorrt or load_tensorrt())
         self.context = engine.create_execution_context()
         self.stream = new_stream()
         self.inputs: dict[str, DeviceTensor] = {}
@@ -112,8 +97,15 @@ class TensorRTRunner:
 
     def execute(self) -> None:
         """Queue the engine's execution on the stream."""
-        if not self.context.execute_async_v3(self.stream.handle):
-            raise WorkbookError("TensorRT failed to enqueue the engine (execute_async_v3 returned False); see the TensorRT log above")
+        if self._logger is None:
+            ok = self.context.execute_async_v3(self.stream.handle)
+            summary = "no TensorRT logger is attached to this engine"
+        else:
+            with self._logger.capture() as capture:
+                ok = self.context.execute_async_v3(self.stream.handle)
+            summary = capture.summary()
+        if not ok:
+            raise WorkbookError(f"TensorRT failed to enqueue the engine (execute_async_v3 returned False): {summary}")
 
     def copy_outputs(self) -> dict[str, np.ndarray]:
         """Queue the device-to-host copies of every output at its current shape, and wait for the stream."""
