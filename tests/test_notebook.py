@@ -1,0 +1,46 @@
+"""`%%skip_unless`: the cell runs unchanged where the capability is present, and prints why not elsewhere."""
+
+from __future__ import annotations
+
+import pytest
+from IPython.core.interactiveshell import InteractiveShell
+
+from utils import notebook
+from utils.errors import WorkbookError
+
+
+@pytest.fixture()
+def shell(monkeypatch):
+    ip = InteractiveShell.instance()
+    ip.run_line_magic("load_ext", "utils.notebook")
+    ip.user_ns.pop("ran", None)
+    return ip
+
+
+def test_a_cell_needing_a_missing_capability_prints_the_reason_and_runs_nothing(shell, monkeypatch, capsys):
+    monkeypatch.setitem(notebook.CAPABILITIES, "gpu", lambda: "no CUDA GPU visible")
+    result = shell.run_cell("%%skip_unless gpu\nran = True\n1 / 0\n")
+    assert result.success and "ran" not in shell.user_ns
+    assert capsys.readouterr().out.strip() == "SKIPPED (needs gpu): no CUDA GPU visible"
+
+
+def test_where_the_capability_is_present_the_cell_runs_as_written(shell, monkeypatch):
+    monkeypatch.setitem(notebook.CAPABILITIES, "gpu", lambda: None)
+    result = shell.run_cell("%%skip_unless gpu\nimport math\nran = math.sqrt(16)\n%time ran * 2\n")
+    assert result.success and shell.user_ns["ran"] == 4.0
+    assert result.result == 8.0  # the last expression is the cell's value, as in an ordinary cell
+
+
+def test_errors_in_a_running_cell_fail_the_cell(shell, monkeypatch):
+    monkeypatch.setitem(notebook.CAPABILITIES, "tensorrt-run", lambda: None)
+    result = shell.run_cell("%%skip_unless tensorrt-run\nassert 1 == 2, 'the engine disagrees'\n")
+    assert not result.success and isinstance(result.error_in_exec, AssertionError)
+
+
+def test_the_capabilities_are_the_environment_checks(monkeypatch):
+    from utils import environment
+
+    monkeypatch.setattr(environment, "engine_execution_unavailable", lambda: "no GPU here")
+    assert notebook.missing("tensorrt-run") == "no GPU here"
+    with pytest.raises(WorkbookError, match="unknown capability 'cuda'; use one of: gpu, tensorrt-build, tensorrt-run"):
+        notebook.missing("cuda")
