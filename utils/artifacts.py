@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from utils.gpu import GpuInfo
     from utils.tensorrt.api import TensorRT
+    from utils.tensorrt.engine_file import EngineRecord
 
 BUILD_DIR_ENV_VAR = "WORKBOOK_BUILD_DIR"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -160,7 +161,7 @@ def engine(model_name: str, precision: str, batch: tuple[int, int, int] = DEFAUL
 
 
 def build_engine_file(onnx_file: str | os.PathLike[str], engine_file: str | os.PathLike[str], *, precision: str,
-                      timing_cache: str | os.PathLike[str] | None = None, **options: object) -> tuple[object, bool]:
+                      timing_cache: str | os.PathLike[str] | None = None, **options: Any) -> tuple[EngineRecord, bool]:
     """`utils.tensorrt.build.build_engine` with the workbook's file names: the FP16 twin where networks are strongly
     typed, and the timing cache of this TensorRT and GPU unless `timing_cache` names another."""
     from utils.gpu import current_gpu
@@ -170,7 +171,7 @@ def build_engine_file(onnx_file: str | os.PathLike[str], engine_file: str | os.P
     trt = load_tensorrt()
     cache = Path(timing_cache) if timing_cache else timing_cache_path(trt, current_gpu()) if trt.has_timing_cache else None
     return build_engine(onnx_file, engine_file, precision=precision, fp16_onnx_path=fp16_twin_path(onnx_file),
-                        timing_cache_path=cache, **options)  # type: ignore[arg-type]
+                        timing_cache_path=cache, **options)
 
 
 def timing_cache_path(tensorrt: TensorRT, gpu: GpuInfo | None) -> Path:
