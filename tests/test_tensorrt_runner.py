@@ -93,8 +93,10 @@ def test_runner_coexists_with_torch_in_one_process(runner):
     assert torch.equal(torch.from_numpy(result).cuda(), on_gpu)
 
 
-def test_plain_copy_baseline_measures_something():
+@pytest.mark.parametrize("direction", ["htod", "dtoh"])
+def test_plain_copy_baseline_scales_with_the_bytes_copied(direction):
+    """Above a few MiB a pinned copy is bandwidth-bound: four times the bytes take about four times as long."""
     from utils.tensorrt.cuda_memory import plain_copy_seconds
 
-    seconds = plain_copy_seconds(64 << 20, "htod", repeats=5)
-    assert 0 < seconds < 1
+    small, large = (plain_copy_seconds(n << 20, direction, repeats=10) for n in (16, 64))
+    assert 3.0 < large / small < 5.0
