@@ -112,11 +112,78 @@ def cmd_samples(args: argparse.Namespace) -> int:
 
 
 def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
-    pass  # BENCH-CLI: written with utils/benchmark/
+    from utils.benchmark import DEFAULT_BATCHES, DEFAULT_ITERATIONS, DEFAULT_SEED, DEFAULT_WARMUP, PRECISIONS
+    from utils.runtimes import RUNTIMES
+
+    _model_argument(parser)
+    parser.add_argument("--backend", default=None, metavar="A,B",
+                        help=f"comma-separated runtimes (default: every one that runs here): {','.join(RUNTIMES)}")
+    parser.add_argument("--precision", default=None, metavar="P,Q",
+                        help=f"comma-separated precisions, {','.join(PRECISIONS)} (default: fp32 for every runtime, "
+                             "and fp16 too for GPU runtimes that run it: tensorrt, onnxruntime-cuda)")
+    parser.add_argument("--batch", default=",".join(map(str, DEFAULT_BATCHES)),
+                        help="comma-separated batch sizes (default: %(default)s)")
+    parser.add_argument("--iterations", type=int, default=None,
+                        help=f"timed iterations per configuration and batch (default: {DEFAULT_ITERATIONS}, "
+                             "or as many as fit in --time-budget)")
+    parser.add_argument("--time-budget", type=float, default=None, metavar="SECONDS",
+                        help="time each configuration and batch for this long instead of a fixed count")
+    parser.add_argument("--warmup", type=int, default=DEFAULT_WARMUP,
+                        help="untimed warm-up iterations (default: %(default)s)")
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of the random input batch")
+    parser.add_argument("--csv", default=None, metavar="PATH",
+                        help="results CSV (default: build/benchmarks/bench_<model>.csv)")
+    parser.add_argument("--plots", default=None, metavar="DIR", help="also write the three figures as PNG files here")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--harness-overhead", action="store_true",
+                        help="also measure the harness against a bare loop of the same runtime calls, for every "
+                             "runtime that ran, at every batch (target: <= 3%%)")
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    raise NotImplementedError  # BENCH-CLI: written with utils/benchmark/
+    from utils import artifacts, benchmark
+    from utils.models import selected_model_name
+
+    def comma_list(text: str, option: str, example: str) -> list[str]:
+        items = [part.strip() for part in text.split(",") if part.strip()]
+        if not items:
+            raise WorkbookError(f"{option} {text!r} names nothing; write it like {example}")
+        return items
+
+    def batch_sizes(text: str) -> list[int]:
+        try:
+            values = [int(part) for part in comma_list(text, "--batch", "1,8,32")]
+        except ValueError:
+            raise WorkbookError(f"--batch {text!r} is not a list of batch sizes; write it like 1,8,32") from None
+        if any(v < 1 for v in values):
+            raise WorkbookError(f"--batch {text!r} needs positive batch sizes, like 1,8,32")
+        return sorted(set(values))
+
+    model_name = selected_model_name(args.model)
+    runtimes = comma_list(args.backend, "--backend", "pytorch-cpu,onnxruntime-cpu") if args.backend is not None else None
+    precisions = comma_list(args.precision, "--precision", "fp32,fp16") if args.precision is not None else None
+    batches = batch_sizes(args.batch)
+    benchmark.configurations(runtimes, precisions)  # unknown names fail here, before anything runs
+    skipped: dict[str, str] = {}
+    rows = benchmark.run_sweep(model_name, runtimes, batches, precisions=precisions, iterations=args.iterations,
+                               time_budget_s=args.time_budget, warmup=args.warmup, seed=args.seed,
+                               progress=not args.no_progress, skipped=skipped)
+    if not rows:
+        raise WorkbookError("no backend could run: " + "; ".join(f"{k}: {v}" for k, v in skipped.items()))
+    csv_path = benchmark.write_csv(rows, args.csv or artifacts.benchmark_csv_path(model_name))
+    env = benchmark.environment()
+    print(f"{model_name} on {env['machine']}" + (f" + {env['gpu']}" if env["gpu"] else "") + f", {rows[0].date}")
+    print(benchmark.format_table(rows))
+    print(f"wrote {csv_path}")
+    if args.plots:
+        for path in benchmark.save_plots(rows, args.plots).values():
+            print(f"wrote {path}")
+    if args.harness_overhead:
+        ran = list(dict.fromkeys(row.configuration for row in rows))
+        results = benchmark.harness_overhead(model_name, ran, batches, iterations=args.iterations, warmup=args.warmup,
+                                             seed=args.seed)
+        print(benchmark.format_overhead(results))
+    return 0
 
 
 # --- the parser ---------------------------------------------------------------------------------------------------

@@ -1,0 +1,149 @@
+"""utils.benchmark.overhead: the harness against a bare loop of the same runtime calls."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.benchmark_doubles import FakeCpuRuntime, FakeGpuRuntime
+from utils.benchmark import harness, overhead
+from utils.benchmark.sweep import make_inputs
+from utils.errors import WorkbookError
+from utils.gpu import current_gpu
+
+MODEL = "efficientnet_lite0"
+needs_gpu = pytest.mark.skipif(current_gpu() is None, reason="needs an NVIDIA GPU; none is visible here")
+
+
+def _spin(ms: float) -> None:
+    """Busy-wait for `ms` of this thread's CPU time: exact even when other processes take the CPU from it."""
+    end = time.thread_time_ns() + int(ms * 1e6)
+    while time.thread_time_ns() < end:
+        pass
+
+
+def _timed_spin(ms: float) -> harness.Step:
+    """A harness step whose cost is `ms`, timed by the thread's CPU clock (a wall clock counts preemption)."""
+    def step() -> float:
+        start = time.thread_time_ns()
+        _spin(ms)
+        return (time.thread_time_ns() - start) / 1e6
+
+    return step
+
+
+def _bare_spin_loop(ms: float) -> overhead.BareLoop:
+    def loop(n: int) -> list[float]:
+        samples = []
+        for _ in range(n):
+            start = time.thread_time_ns()
+            _spin(ms)
+            samples.append((time.thread_time_ns() - start) / 1e6)
+        return samples
+
+    return loop
+
+
+def test_a_known_extra_cost_inside_the_harness_step_shows_as_that_overhead() -> None:
+    base, extra = 2.0, 0.5  # 2 ms of work; the harness side does 0.5 ms more: +25 %
+    harness_ms, bare_ms = overhead.compare_with_bare(_timed_spin(base + extra), _bare_spin_loop(base),
+                                                     rounds=4, iterations=8, warmup=1)
+    assert bare_ms == pytest.approx(base, abs=0.1)
+    assert harness_ms - bare_ms == pytest.approx(extra, abs=0.1)
+    result = overhead.HarnessOverhead("onnxruntime-cpu", "fp32", 1, "perf_counter_ns", 4, 8, harness_ms, bare_ms)
+    assert result.percent == pytest.approx(25.0, abs=5.0)
+    assert not result.within_target
+
+
+def test_equal_sides_show_no_overhead() -> None:
+    harness_ms, bare_ms = overhead.compare_with_bare(_timed_spin(2.0), _bare_spin_loop(2.0), rounds=4, iterations=8)
+    result = overhead.HarnessOverhead("onnxruntime-cpu", "fp32", 1, "perf_counter_ns", 4, 8, harness_ms, bare_ms)
+    assert abs(result.percent) < 3.0 and result.within_target
+
+
+def test_rounds_alternate_which_side_goes_first_and_compare_medians_of_p50s() -> None:
+    order: list[str] = []
+    harness_values = iter([1.0, 9.0, 1.0,  2.0, 2.0, 2.0,  3.0, 3.0, 100.0])  # per-round p50s: 1, 2, 3
+
+    def harness_step() -> float:
+        order.append("h")
+        return next(harness_values)
+
+    def bare(n: int) -> list[float]:
+        order.append("b")
+        return [4.0] * n
+
+    harness_ms, bare_ms = overhead.compare_with_bare(harness_step, bare, rounds=3, iterations=3)
+    assert "".join(order) == "hhhb" + "bhhh" + "hhhb"
+    assert (harness_ms, bare_ms) == (2.0, 4.0)
+    assert overhead.HarnessOverhead("x", "fp32", 1, "c", 3, 3, harness_ms, bare_ms).percent == -50.0
+
+
+def test_compare_refuses_empty_rounds() -> None:
+    with pytest.raises(WorkbookError, match="too few"):
+        overhead.compare_with_bare(lambda: 1.0, lambda n: [1.0] * n, rounds=0, iterations=5)
+
+
+def test_the_bare_loop_makes_exactly_the_runtimes_calls() -> None:
+    gpu = FakeGpuRuntime(stage_ms=(1.0, 4.0, 0.5))
+    samples = overhead.bare_loop(gpu)(2)
+    assert samples == [5.5, 5.5]
+    assert gpu.log == ["record0", "h2d", "compute", "d2h", "record1", "sync"] * 2
+    cpu = FakeCpuRuntime()
+    assert len(overhead.bare_loop(cpu)(3)) == 3 and cpu.log == ["run"] * 3
+
+
+def test_the_harness_times_a_gpu_runtime_exactly_like_the_bare_loop() -> None:
+    runtime = FakeGpuRuntime(stage_ms=(1.0, 4.0, 0.5))
+    result = overhead.runtime_overhead(runtime, 2, make_inputs(MODEL, 2), rounds=3, iterations=12, warmup=2)
+    assert (result.backend, result.precision, result.batch, result.clock) == ("pytorch-cuda", "fp32", 2, "cuda-events")
+    assert (result.rounds, result.iterations) == (3, 4)
+    assert result.harness_p50_ms == result.bare_p50_ms == 5.5 and result.percent == 0.0 and result.within_target
+    assert runtime.log[0] == "bind2"
+    # Both sides, warm-up included, record two events per iteration and nothing else: 2 + 2 warm-up, 2 x 12 timed.
+    assert runtime.log.count("record0") == runtime.log.count("record1") == 28 and "record2" not in runtime.log
+
+
+def test_format_has_one_line_per_configuration_and_batch() -> None:
+    lines = overhead.format_overhead([
+        overhead.HarnessOverhead("pytorch-cuda", "fp32", 1, "cuda-events", 10, 40, 3.03, 3.0),
+        overhead.HarnessOverhead("tensorrt", "fp16", 32, "cuda-events", 10, 4, 1.2, 1.0)]).splitlines()
+    assert len(lines) == 2
+    assert "pytorch-cuda/fp32" in lines[0] and "batch   1" in lines[0] and "+1.00 %" in lines[0] and "ok" in lines[0]
+    assert "tensorrt/fp16" in lines[1] and "+20.00 %" in lines[1] and "OVER" in lines[1]
+
+
+def test_overhead_of_onnxruntime_cpu_on_the_real_model() -> None:
+    skipped: dict[str, str] = {}
+    (result,) = overhead.harness_overhead(MODEL, [("onnxruntime-cpu", "fp32")], [1], iterations=12, warmup=2,
+                                          skipped=skipped)
+    assert skipped == {}
+    assert (result.backend, result.precision, result.batch, result.clock) == ("onnxruntime-cpu", "fp32", 1,
+                                                                             "perf_counter_ns")
+    assert (result.rounds, result.iterations) == (6, 2)
+    assert result.harness_p50_ms > 0 and result.bare_p50_ms > 0
+    assert 0.5 < result.harness_p50_ms / result.bare_p50_ms < 2.0  # the real target needs a quiet machine
+
+
+def test_overhead_skips_what_cannot_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    import utils.runtimes
+
+    reasons = dict.fromkeys(utils.runtimes.RUNTIMES, None)
+    reasons["tensorrt"] = "no GPU here"
+    monkeypatch.setattr(utils.runtimes, "available_runtimes", lambda: reasons)
+    skipped: dict[str, str] = {}
+    assert overhead.harness_overhead(MODEL, [("tensorrt", "fp16")], [1], skipped=skipped) == []
+    assert skipped == {"tensorrt/fp16": "no GPU here"}
+    with pytest.raises(WorkbookError, match="unknown backend"):
+        overhead.harness_overhead(MODEL, [("jax", "fp32")], [1])
+
+
+@needs_gpu
+def test_pytorch_cuda_harness_is_within_target_of_a_bare_event_loop() -> None:
+    """The issue's case: eager PyTorch on the GPU at batch 1, where the GPU waits on the host."""
+    results = overhead.harness_overhead(MODEL, [("pytorch-cuda", "fp32")], [1, 8], rounds=20, iterations=800,
+                                          warmup=20)
+    assert [(r.batch, r.clock) for r in results] == [(1, "cuda-events"), (8, "cuda-events")]
+    for result in results:
+        assert result.percent <= overhead.TARGET_PERCENT, overhead.format_overhead([result])

@@ -1,0 +1,75 @@
+"""utils.benchmark.plots: the three figures, and where save_plots writes them."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from utils import artifacts
+from utils.benchmark import plots
+from utils.benchmark.results import BenchmarkRow
+from utils.errors import WorkbookError
+
+MODEL = "efficientnet_lite0"
+
+
+def _rows() -> list[BenchmarkRow]:
+    base = BenchmarkRow(
+        model=MODEL, backend="pytorch-cpu", device="cpu", precision="fp32", batch=1, warmup=3, iterations=5,
+        timer="perf_counter_ns", p50_ms=1.0, p90_ms=1.0, p99_ms=1.0, mean_ms=1.0, min_ms=1.0, max_ms=1.0,
+        std_ms=0.0, throughput_ips=1.0, h2d_ms=None, compute_ms=None, d2h_ms=None, host_peak_delta_mib=1.5,
+        device_peak_mib=None, machine="Test CPU", cpu_count=2, gpu="", torch_version="2.0",
+        onnxruntime_version="1.0", tensorrt_version="", date="2026-01-01T00:00:00+00:00",
+    )
+    configs = (("pytorch-cpu", "cpu", "fp32", 20.0), ("onnxruntime-cpu", "cpu", "fp32", 5.0),
+               ("tensorrt", "cuda", "fp32", 0.8), ("tensorrt", "cuda", "fp16", 0.4))
+    return [replace(base, backend=b, device=d, precision=p, batch=n, mean_ms=m * n, p50_ms=m * n, p90_ms=1.2 * m * n,
+                    p99_ms=1.5 * m * n, throughput_ips=n / (m * n / 1e3))
+            for b, d, p, m in configs for n in (1, 8)]
+
+
+def test_latency_figure_has_a_panel_per_batch_and_a_bar_group_per_configuration() -> None:
+    figure = plots.plot_latency_percentiles(_rows())
+    axes = figure.get_axes()
+    assert [ax.get_title() for ax in axes] == ["batch 1", "batch 8"]
+    labels = [tick.get_text() for tick in axes[0].get_xticklabels()]
+    assert labels == ["pytorch-cpu/fp32", "onnxruntime-cpu/fp32", "tensorrt/fp32", "tensorrt/fp16"]
+    assert axes[0].get_yscale() == "log"  # 0.4 ms to 30 ms: CPU and GPU on one scale
+    assert len(axes[0].patches) == 3 * 4  # p50, p90, p99 for each configuration
+
+
+def test_throughput_figure_has_a_line_per_configuration_dashed_on_the_cpu() -> None:
+    ax = plots.plot_throughput(_rows()).get_axes()[0]
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    assert list(lines) == ["pytorch-cpu/fp32", "onnxruntime-cpu/fp32", "tensorrt/fp32", "tensorrt/fp16"]
+    assert lines["pytorch-cpu/fp32"].get_linestyle() == "--" and lines["tensorrt/fp16"].get_linestyle() == "-"
+    assert list(lines["onnxruntime-cpu/fp32"].get_xdata()) == [1, 8]
+
+
+def test_speedup_figure_shows_only_configurations_with_a_baseline() -> None:
+    ax = plots.plot_speedup(_rows()).get_axes()[0]
+    labels = [tick.get_text() for tick in ax.get_xticklabels()]
+    # No pytorch-cuda rows: the TensorRT rows have no GPU baseline and are left out.
+    assert labels == ["pytorch-cpu/fp32\n(vs pytorch-cpu)", "onnxruntime-cpu/fp32\n(vs pytorch-cpu)"]
+    heights = sorted(round(bar.get_height(), 6) for bar in ax.patches)
+    assert heights == [1.0, 1.0, 4.0, 4.0]
+
+
+def test_save_plots_writes_pngs_named_by_artifacts(tmp_path: Path) -> None:
+    rows = _rows()
+    paths = plots.save_plots(rows, tmp_path / "figures")
+    assert sorted(paths) == ["latency", "speedup", "throughput"]
+    for name, path in paths.items():
+        assert path == tmp_path / "figures" / artifacts.benchmark_figure_path(MODEL, name).name
+        assert path.read_bytes().startswith(b"\x89PNG")
+    default = plots.save_plots(rows)  # build/benchmarks
+    assert default == {name: artifacts.benchmark_figure_path(MODEL, name) for name in plots.PLOTS}
+    assert all(path.is_file() for path in default.values())
+
+
+def test_no_rows_is_a_user_error() -> None:
+    for plot in plots.PLOTS.values():
+        with pytest.raises(WorkbookError, match="no benchmark rows"):
+            plot([])
