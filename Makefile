@@ -10,6 +10,10 @@ MODEL ?= efficientnet_lite0
 BUILD ?= build
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 STAMP := $(VENV)/.installed
+# The stubs mypy checks the TensorRT API against; scripts/prepare_tensorrt_stubs.py names the same version.
+TRT_STUBS_VERSION := 10.13.0.35.1
+STUBS_SRC := $(BUILD)/stubs-src
+STUBS_STAMP := $(STUBS_SRC)/.installed-$(TRT_STUBS_VERSION)
 export WORKBOOK_MODEL ?= $(MODEL)
 export WORKBOOK_BUILD_DIR ?= $(abspath $(BUILD))
 export MPLBACKEND ?= Agg
@@ -24,8 +28,9 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt -r requirements-dev.txt
-	# tensorrt-stubs declares a dependency on the real tensorrt (not installable without NVIDIA's index); the stubs need none
-	$(PY) -m pip install --quiet --no-deps tensorrt-stubs==10.13.0.35.1
+	# tensorrt-stubs never goes into the environment: its bare tensorrt/ folder would make `import tensorrt` succeed
+	# and break libraries that probe for TensorRT. Older setups installed it here; remove it (no-op if absent).
+	$(PY) -m pip uninstall --quiet -y tensorrt-stubs
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
@@ -48,8 +53,15 @@ unit: setup
 notebooks-test: setup
 	$(PY) -m pytest --nbval-lax --nbval-current-env -p no:randomly notebooks
 
-typecheck: setup  ## mypy on the TensorRT-facing code against tensorrt-stubs
-	$(PY) scripts/prepare_tensorrt_stubs.py $(BUILD)/stubs
+# tensorrt-stubs only where mypy reads them: installed into $(STUBS_SRC) (once per version), repaired into $(BUILD)/stubs.
+# It declares a dependency on the real tensorrt (not installable without NVIDIA's index); the stubs need none, hence --no-deps.
+$(STUBS_STAMP): | $(STAMP)
+	rm -rf $(STUBS_SRC)
+	$(PY) -m pip install --quiet --no-deps --target $(STUBS_SRC) tensorrt-stubs==$(TRT_STUBS_VERSION)
+	touch $@
+
+typecheck: setup $(STUBS_STAMP)  ## mypy on the TensorRT-facing code against tensorrt-stubs (kept in build/, out of .venv)
+	$(PY) scripts/prepare_tensorrt_stubs.py --source $(STUBS_SRC) $(BUILD)/stubs
 	MYPYPATH=$(BUILD)/stubs $(PY) -m mypy
 
 lint: setup

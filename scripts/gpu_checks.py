@@ -1,13 +1,16 @@
 """GPU-side measurements for the closing notes and the committed reference numbers.
 
-Run on a machine with an NVIDIA GPU and pycuda, from the project root:
+Run on a machine with an NVIDIA GPU, pycuda and onnxruntime-gpu (requirements-gpu.txt), from the project root
+with the workbook installed (`make setup`):
 
     python scripts/gpu_checks.py OUT_DIR [--batches 1,2,4,...] [--iterations 50]
 
-1. The pycuda runner's host-to-device and device-to-host copies against plain pinned `memcpy_*_async` copies of
-   the same size (the runner's own buffers and stream; `tests/engine_doubles.IdentityEngine` stands in for the
-   engine, whose execution is not part of this measurement) -> OUT_DIR/copy_bandwidth.csv
-2. PyTorch eager and CUDA-graph latency for every model and batch -> OUT_DIR/reference_gpu.csv
+1. The TensorRT runner's host-to-device and device-to-host copies against plain pinned `memcpy_*_async` copies of
+   the same size. The runner's copies are `DeviceTensor.upload` / `download` on its buffers and a `new_stream()`
+   stream (utils.tensorrt.cuda_memory), so those are measured directly; no engine is needed
+   -> OUT_DIR/copy_bandwidth.csv
+2. PyTorch eager, PyTorch CUDA graphs and ONNX Runtime CUDA latency for every model and batch
+   -> OUT_DIR/reference_gpu.csv
 """
 
 from __future__ import annotations
@@ -19,35 +22,36 @@ import tempfile
 from functools import partial
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for tests.engine_doubles when run as a script
+COPY_BATCHES = (1, 8, 32, 256)
+SWEEP_RUNTIMES = ("pytorch-cuda", "pytorch-cuda-graphs", "onnxruntime-cuda")
+COPY_COLUMNS = ("direction", "batch", "bytes", "what", "runner_gbps", "plain_gbps", "ratio")
 
 
 def runner_copy_bandwidth(batches: list[int], repeats: int) -> list[dict[str, object]]:
+    """The runner's copies (`DeviceTensor.upload` / `download` on a `new_stream()`) against `plain_copy_seconds`."""
     import numpy as np
 
-    from tests.engine_doubles import IdentityEngine
-    from utils.cuda_memory import median_event_seconds, plain_copy_seconds
-    from utils.trt_runner import TensorRTRunner
+    from utils.tensorrt.cuda_memory import DeviceTensor, median_event_seconds, new_stream, plain_copy_seconds
 
-    class ImageIdentityEngine(IdentityEngine):
-        def __init__(self, max_batch: int) -> None:
-            super().__init__()
-            self.profile = tuple((n, 3, 224, 224) for n in (1, min(8, max_batch), max_batch))
-
-    rows = []
+    stream = new_stream()
+    rows: list[dict[str, object]] = []
     for batch in batches:
         data = np.random.default_rng(0).normal(size=(batch, 3, 224, 224)).astype(np.float32)
-        with TensorRTRunner(engine=ImageIdentityEngine(batch)) as runner:
-            stream = runner.stream
-            buffer_in, buffer_out = runner.inputs["input"], runner.outputs["output"]
-            # upload() of a batch already in the pinned buffer (input_view) only queues the transfer; upload() of
-            # any other array first stages it into pinned memory at host-memcpy speed.
-            host_view = runner.input_view("input", data.shape)
+        buffer_in = DeviceTensor("input", data.shape, data.dtype)
+        buffer_out = DeviceTensor("output", data.shape, data.dtype)
+        try:
+            # upload() of a batch already in the pinned buffer (host_view, what the runner's input_view returns)
+            # only queues the transfer; upload() of any other array first stages it into pinned memory at
+            # host-memcpy speed.
+            host_view = buffer_in.host_view(data.shape)
             host_view[:] = data
             htod = median_event_seconds(partial(buffer_in.upload, host_view, stream), stream, repeats)
             htod_with_staging = median_event_seconds(partial(buffer_in.upload, data, stream), stream, repeats)
             dtoh = median_event_seconds(partial(buffer_out.download, data.shape, stream), stream, repeats)
-        for direction, runner_s, note in (("htod", htod, "upload() of input_view, no staging"),
+        finally:
+            buffer_in.free()
+            buffer_out.free()
+        for direction, runner_s, note in (("htod", htod, "upload() of host_view, no staging"),
                                           ("htod", htod_with_staging, "upload() incl. numpy -> pinned staging"),
                                           ("dtoh", dtoh, "download()")):
             plain_s = plain_copy_seconds(data.nbytes, direction, repeats)
@@ -79,43 +83,77 @@ def ensure_resnet50_weights() -> str:
         return "random (torchvision's weights are not available here; latency does not depend on weight values)"
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("out", type=Path)
-    parser.add_argument("--batches", default="1,2,4,8,16,32,64,128,256")
-    parser.add_argument("--iterations", type=int, default=50)
-    parser.add_argument("--models", default="efficientnet_lite0,resnet50")
-    parser.add_argument("--copies-only", action="store_true", help="measure the copies, skip the PyTorch sweep")
-    args = parser.parse_args()
-    args.out.mkdir(parents=True, exist_ok=True)
+def check_runtimes(names: tuple[str, ...]) -> None:
+    """Refuse before measuring anything if a runtime of the sweep cannot run here: the reference CSV needs them all."""
+    from utils.errors import WorkbookError
+    from utils.runtimes import available_runtimes
 
-    from utils import benchmark
+    reasons = available_runtimes()
+    for name in names:
+        if reasons[name] is not None:
+            raise WorkbookError(f"{name} cannot run here ({reasons[name]}); the reference sweep needs it (requirements-gpu.txt)")
+
+
+def write_copy_csv(rows: list[dict[str, object]], path: Path) -> None:
+    from utils.files import atomic_path
+
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(COPY_COLUMNS))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def run(args: argparse.Namespace) -> int:
     from utils.gpu import require_gpu
 
     gpu = require_gpu("These checks")
+    if not args.copies_only:
+        check_runtimes(SWEEP_RUNTIMES)
     print(f"GPU: {gpu.name}, compute capability {gpu.compute_capability}")
 
-    copies = runner_copy_bandwidth([1, 8, 32, 256], repeats=50)
-    with open(args.out / "copy_bandwidth.csv", "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(copies[0]))
-        writer.writeheader()
-        writer.writerows(copies)
+    copies = runner_copy_bandwidth(list(COPY_BATCHES), repeats=50)
+    write_copy_csv(copies, args.out / "copy_bandwidth.csv")
     for row in copies:
         print(f"{row['direction']} batch {row['batch']:>3} {row['bytes'] / 2**20:8.1f} MiB: runner {row['runner_gbps']:6.1f} GB/s, "
               f"plain {row['plain_gbps']:6.1f} GB/s, ratio {row['ratio']:.3f}  ({row['what']})")
 
     if args.copies_only:
         return 0
+    from utils.benchmark import format_table, run_sweep, write_csv
+
     batches = [int(b) for b in args.batches.split(",")]
     rows = []
+    skipped: dict[str, str] = {}
     for model in args.models.split(","):
         if model == "resnet50":
             print("resnet50 weights:", ensure_resnet50_weights())
-        rows += benchmark.run_sweep(model, ["pytorch-cuda", "pytorch-cuda-graphs"], batches,
-                                    iterations=args.iterations, warmup=10, progress=False)
-    benchmark.write_csv(rows, args.out / "reference_gpu.csv")
-    print(benchmark.format_table(rows))
+        rows += run_sweep(model, list(SWEEP_RUNTIMES), batches, iterations=args.iterations, warmup=10, progress=False,
+                          skipped=skipped)
+    write_csv(rows, args.out / "reference_gpu.csv")
+    print(format_table(rows))
+    if skipped:
+        for configuration, reason in skipped.items():
+            print(f"skipped {configuration}: {reason}", file=sys.stderr)
+        return 1
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("out", type=Path)
+    parser.add_argument("--batches", default="1,2,4,8,16,32,64,128,256")
+    parser.add_argument("--iterations", type=int, default=50)
+    parser.add_argument("--models", default="efficientnet_lite0,resnet50")
+    parser.add_argument("--copies-only", action="store_true", help="measure the copies, skip the latency sweep")
+    args = parser.parse_args(argv)
+
+    from utils.errors import WorkbookError
+
+    try:
+        return run(args)
+    except WorkbookError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -67,22 +67,28 @@ class FakeGpuRuntime(Runtime):
 
 
 class FakeCpuRuntime(Runtime):
-    """`run_bound` only logs; the host clock times it."""
+    """`run_bound` logs, and takes `cost_s` of CPU time (busy-waiting on the thread clock); the host clock times it."""
 
     name = "onnxruntime-cpu"
     device = "cpu"
     timer = "perf_counter_ns"
     description = "does nothing"
 
-    def __init__(self) -> None:
+    def __init__(self, cost_s: float = 0.0) -> None:
         super().__init__("efficientnet_lite0")
         self.log: list[str] = []
+        self.cost_s = cost_s
 
     def bind(self, batch: np.ndarray) -> None:
         self.log.append(f"bind{batch.shape[0]}")
 
     def run_bound(self) -> None:
+        import time
+
         self.log.append("run")
+        end = time.thread_time() + self.cost_s
+        while time.thread_time() < end:
+            pass
 
 
 def use_identity_engine(monkeypatch) -> None:

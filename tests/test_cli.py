@@ -1,23 +1,43 @@
-"""Errors users hit at the command line: one line on stderr, exit status 2, no partial files."""
+"""Errors users hit at the command line: one line on stderr, exit status 2, no partial files; a missing or unreadable
+input is reported before anything about the environment."""
 
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from utils.cli import main
+from utils.errors import WorkbookError
 
 
 def test_export_writes_dynamic_batch_onnx(tmp_path, capsys):
+    import onnx
+
+    from utils.onnx.export import io_summary
+
     out = tmp_path / "lite0.onnx"
     assert main(["export", "--model", "efficientnet_lite0", "--out", str(out), "--opset", "17"]) == 0
-    assert out.is_file() and "dynamic batch" in capsys.readouterr().out
+    model = onnx.load(str(out))
+    assert io_summary(model) == {"inputs": [("input", "FLOAT", ["batch", 3, 224, 224])],
+                                 "outputs": [("logits", "FLOAT", ["batch", 1000])]}
+    assert [o.version for o in model.opset_import if o.domain in ("", "ai.onnx")] == [17]
+    assert capsys.readouterr().out == f"wrote {out} (efficientnet_lite0, opset 17, FP32, dynamic batch)\n"
 
 
 def test_export_fp16_leaves_only_the_fp16_file(tmp_path):
+    import onnx
+
+    from utils.onnx.export import io_summary
+
     out = tmp_path / "lite0_fp16.onnx"
     assert main(["export", "--out", str(out), "--fp16"]) == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["lite0_fp16.onnx"]
+    model = onnx.load(str(out))
+    summary = io_summary(model)
+    assert [t for _, t, _ in summary["inputs"] + summary["outputs"]] == ["FLOAT", "FLOAT"]  # FP32 at the edges
+    weights = {onnx.TensorProto.DataType.Name(i.data_type) for i in model.graph.initializer if len(i.dims) > 1}
+    assert weights == {"FLOAT16"}  # and FP16 inside
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -27,6 +47,7 @@ def test_export_fp16_leaves_only_the_fp16_file(tmp_path):
     (["build", "missing.onnx", "--out", "x.engine", "--batch", "1,8"], "MIN,OPT,MAX"),
     (["diff", "nope-a.json", "nope-b.json"], "does not exist"),
     (["inspect", "missing.engine"], "does not exist"),
+    (["classify", "missing.jpg", "--backend", "tensorrt"], "image missing.jpg does not exist"),
 ])
 def test_one_line_errors(argv, message, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
@@ -41,3 +62,133 @@ def test_unwritable_export_path(tmp_path, capsys):
     (tmp_path / "blocker").write_text("")
     assert main(["export", "--out", str(tmp_path / "blocker" / "m.onnx")]) == 2
     assert "cannot create output folder" in capsys.readouterr().err
+
+
+# --- a GPU machine without TensorRT: the file error wins ------------------------------------------------------------
+
+
+@pytest.fixture()
+def gpu_without_tensorrt(monkeypatch):
+    """A machine with an NVIDIA GPU and no TensorRT (nor TensorRT-RTX), whatever this one has."""
+    import utils.gpu
+    from utils.tensorrt import api
+
+    def no_tensorrt():
+        raise WorkbookError(f"no TensorRT is installed here; {api.INSTALL_HINT}")
+
+    no_tensorrt.cache_clear = lambda: None  # type: ignore[attr-defined]
+    monkeypatch.setattr(api, "load_tensorrt", no_tensorrt)
+    monkeypatch.setattr(api, "tensorrt_or_none", lambda: None)
+    monkeypatch.setattr(utils.gpu, "current_gpu", lambda: utils.gpu.GpuInfo("NVIDIA H100 80GB HBM3", "9.0", 79.1))
+
+
+def _one_line_error(capsys) -> str:
+    captured = capsys.readouterr()
+    assert captured.err.startswith("error: ") and captured.err.count("\n") == 1, captured.err
+    return captured.err
+
+
+def _garbage(path, content=b"not what the name says\n"):
+    path.write_bytes(content)
+    return str(path)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["build", "{tmp}/missing.onnx", "--out", "{tmp}/x.engine"], "ONNX file {tmp}/missing.onnx does not exist"),
+    (["build", "{tmp}/garbage.onnx", "--out", "{tmp}/x.engine"], "{tmp}/garbage.onnx is not a valid ONNX model"),
+    (["classify", "{tmp}/missing.jpg", "--backend", "tensorrt"], "image {tmp}/missing.jpg does not exist"),
+    (["classify", "{tmp}/garbage.jpg", "--backend", "tensorrt"], "{tmp}/garbage.jpg cannot be read as an image"),
+    (["classify", "{tmp}", "--backend", "tensorrt", "--precision", "fp16"], "{tmp} is a directory; give an image file"),
+    (["inspect", "{tmp}/missing.engine"], "engine {tmp}/missing.engine does not exist"),
+])
+def test_without_tensorrt_the_input_file_error_comes_first(gpu_without_tensorrt, tmp_path, capsys, argv, message):
+    _garbage(tmp_path / "garbage.onnx")
+    _garbage(tmp_path / "garbage.jpg")
+    before = sorted(tmp_path.iterdir())
+    assert main([arg.format(tmp=tmp_path) for arg in argv]) == 2
+    assert message.format(tmp=tmp_path) in _one_line_error(capsys)
+    assert sorted(tmp_path.iterdir()) == before
+
+
+def test_without_tensorrt_a_good_input_gets_the_tensorrt_error(gpu_without_tensorrt, tmp_path, capsys, lite0_onnx, sample_dir):
+    """The simulation above is real: with readable inputs, the same commands do say that TensorRT is missing."""
+    assert main(["build", str(lite0_onnx), "--out", str(tmp_path / "x.engine")]) == 2
+    assert "no TensorRT is installed here" in _one_line_error(capsys)
+    assert main(["classify", str(sample_dir / "chelsea.jpg"), "--backend", "tensorrt"]) == 2
+    assert "tensorrt cannot run here" in _one_line_error(capsys)
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+# --- nothing half-written ----------------------------------------------------------------------------------------
+
+
+@pytest.fixture()
+def export_dies_half_way(monkeypatch):
+    """torch.onnx.export writes part of its file, then fails (a crash, an exporter bug, or Ctrl-C)."""
+    import torch.onnx
+
+    def set_failure(exception):
+        def export(model, args, f, *more, **options):
+            with open(f, "wb") as handle:
+                handle.write(b"\x08\x07half an ONNX protobuf")
+            raise exception
+
+        monkeypatch.setattr(torch.onnx, "export", export)
+
+    return set_failure
+
+
+@pytest.mark.parametrize("fp16", [False, True], ids=["fp32", "fp16"])
+def test_export_that_fails_half_way_leaves_nothing(tmp_path, export_dies_half_way, fp16):
+    export_dies_half_way(RuntimeError("exporter crashed"))
+    with pytest.raises(RuntimeError, match="exporter crashed"):
+        main(["export", "--out", str(tmp_path / "m.onnx"), *(["--fp16"] if fp16 else [])])
+    assert sorted(tmp_path.iterdir()) == []
+
+
+def test_export_interrupted_half_way_leaves_nothing(tmp_path, export_dies_half_way):
+    export_dies_half_way(KeyboardInterrupt())
+    assert main(["export", "--out", str(tmp_path / "m.onnx")]) == 130
+    assert sorted(tmp_path.iterdir()) == []
+
+
+def test_export_that_fails_half_way_keeps_the_previous_file(tmp_path, export_dies_half_way):
+    out = tmp_path / "m.onnx"
+    out.write_bytes(b"the previous export")
+    export_dies_half_way(RuntimeError("exporter crashed"))
+    with pytest.raises(RuntimeError):
+        main(["export", "--out", str(out)])
+    assert out.read_bytes() == b"the previous export" and sorted(tmp_path.iterdir()) == [out]
+
+
+@pytest.fixture()
+def saved_pair(tmp_path):
+    from utils import compare
+
+    rng = np.random.default_rng(0)
+    reference = {"logits": rng.normal(size=(2, 10)).astype(np.float32)}
+    target = {"logits": reference["logits"] + np.float32(1e-4)}
+    return (compare.save_results(compare.results_from_arrays([reference], "onnxrt-runner"), tmp_path / "ref.json"),
+            compare.save_results(compare.results_from_arrays([target], "trt-runner"), tmp_path / "tgt.json"))
+
+
+def test_diff_to_an_unwritable_folder_writes_nothing(tmp_path, saved_pair, capsys):
+    (tmp_path / "blocker").write_text("a file where the folder should be")
+    before = sorted(tmp_path.rglob("*"))
+    assert main(["diff", *map(str, saved_pair), "--out", str(tmp_path / "blocker" / "diff")]) == 2
+    assert "cannot create output folder" in _one_line_error(capsys)
+    assert sorted(tmp_path.rglob("*")) == before
+
+
+def test_diff_writes_its_report_when_it_can(tmp_path, saved_pair, capsys):
+    """The counterpart of the refusal above: the same inputs and a writable folder give stats.csv and figures."""
+    out = tmp_path / "diff"
+    assert main(["diff", *map(str, saved_pair), "--out", str(out)]) == 0
+    assert (out / "stats.csv").read_text().count("\n") == 2  # header and one output
+    assert sorted(p.suffix for p in out.iterdir()) == [".csv", ".png"]
+
+
+def test_diff_of_missing_inputs_creates_no_output_folder(tmp_path, capsys):
+    assert main(["diff", str(tmp_path / "a.json"), str(tmp_path / "b.json"), "--out", str(tmp_path / "out")]) == 2
+    assert "does not exist" in _one_line_error(capsys)
+    assert not (tmp_path / "out").exists()

@@ -29,8 +29,31 @@ def test_atomic_write_creates_parents_and_uses_umask_mode(tmp_path):
 def test_unwritable_destination_is_a_one_line_error(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
-    with pytest.raises(WorkbookError, match="cannot create output folder"):
+    with pytest.raises(WorkbookError, match=f"^cannot create output folder {blocker}: .*; choose a writable path$") as info:
         write_bytes_atomic(blocker / "out.onnx", b"x")
+    assert "\n" not in str(info.value)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
+
+
+def test_atomic_path_cleans_up_after_an_interrupt(tmp_path):
+    """Ctrl-C (a BaseException, not an Exception) half-way through a write leaves neither a file nor a temporary."""
+    target = tmp_path / "engine.engine"
+    with pytest.raises(KeyboardInterrupt):
+        with atomic_path(target) as tmp:
+            tmp.write_bytes(b"half an engine")
+            raise KeyboardInterrupt
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_readers_never_see_a_partial_file(tmp_path):
+    """Until the block ends the destination keeps its old content; the new bytes appear all at once."""
+    target = tmp_path / "results.json"
+    target.write_text("old")
+    with atomic_path(target) as tmp:
+        tmp.write_text("new, complete")
+        assert target.read_text() == "old"
+        assert tmp.parent == target.parent  # same folder, so os.replace is atomic
+    assert target.read_text() == "new, complete"
 
 
 def test_sha256_of_file_matches_hashlib(tmp_path):

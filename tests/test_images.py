@@ -1,8 +1,17 @@
-"""A learner's own photos come in many forms; each must classify like the plain RGB original."""
+"""A learner's own photos come in many forms; each must classify like the plain RGB original, and every file
+that is not a readable image must give one line that names it, never a traceback or a decoder's chatter."""
+
+import io
+import os
+import struct
+import subprocess
+import sys
+import warnings
+import zlib
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageFile
 
 from utils import images
 from utils.classify import top_k
@@ -105,6 +114,204 @@ def test_missing_file_and_empty_batch(tmp_path):
         images.load_image(tmp_path / "nope.jpg")
     with pytest.raises(WorkbookError, match="no images"):
         images.load_batch([], PREPROCESSING)
+
+
+def test_a_directory_is_called_a_directory(tmp_path):
+    with pytest.raises(WorkbookError, match=f"^{tmp_path} is a directory; give an image file$"):
+        images.load_image(tmp_path)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX-only")
+def test_a_named_pipe_is_refused_without_blocking(tmp_path):
+    fifo = tmp_path / "photo.jpg"
+    os.mkfifo(fifo)
+    with pytest.raises(WorkbookError, match="is not a regular file; give an image file"):
+        images.load_image(fifo)
+
+
+# --- damaged and hostile files --------------------------------------------------------------------------------------
+# Each builder returns the bytes of a file that made `python -m utils classify FILE` print a traceback or a decoder's
+# messages (several lines on stderr) before load_image caught every error a decoder raises and silenced its output.
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def _png_claiming(width: int, height: int) -> bytes:
+    """A valid PNG header for a width x height RGB image, with a few bytes of pixel data."""
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header) + _png_chunk(b"IDAT", zlib.compress(b"\0" * 16))
+            + _png_chunk(b"IEND", b""))
+
+
+def _bmp_claiming(width: int, height: int) -> bytes:
+    """A BITMAPINFOHEADER for a width x height 24-bit image, and no pixels."""
+    info = struct.pack("<IiiHHIIiiII", 40, width, height, 1, 24, 0, 0, 2835, 2835, 0, 0)
+    return b"BM" + struct.pack("<IHHI", 14 + len(info), 0, 0, 14 + len(info)) + info
+
+
+def _small_image() -> Image.Image:
+    return Image.fromarray((np.random.default_rng(0).random((32, 32, 3)) * 255).astype(np.uint8))
+
+
+def _encoded(format: str, **options) -> bytes:
+    buffer = io.BytesIO()
+    _small_image().save(buffer, format=format, **options)
+    return buffer.getvalue()
+
+
+def _tiff_entry(data: bytes, tag: int) -> int:
+    """The byte offset of `tag`'s entry in a little-endian TIFF's first IFD."""
+    ifd = struct.unpack_from("<I", data, 4)[0]
+    for index in range(struct.unpack_from("<H", data, ifd)[0]):
+        position = ifd + 2 + 12 * index
+        if struct.unpack_from("<H", data, position)[0] == tag:
+            return position
+    raise AssertionError(f"no tag {tag}")
+
+
+def _tiff_with_value(tag: int, value: int, **options) -> bytes:
+    data = bytearray(_encoded("TIFF", **options))
+    position = _tiff_entry(data, tag)
+    kind, count = struct.unpack_from("<HI", data, position + 2)
+    inline = count * (2 if kind == 3 else 4) <= 4  # else the entry holds the offset of its data
+    struct.pack_into("<H" if inline and kind == 3 else "<I", data, position + 8, value)
+    return bytes(data)
+
+
+def _tiff_with_garbage_strip(compression: str, fill: bytes) -> bytes:
+    """A compressed TIFF whose (single) strip is overwritten, so libtiff's decoder fails and prints why."""
+    data = bytearray(_encoded("TIFF", compression=compression))
+    offset = struct.unpack_from("<I", data, _tiff_entry(data, 273) + 8)[0]
+    length = struct.unpack_from("<I", data, _tiff_entry(data, 279) + 8)[0]
+    data[offset + 2:offset + length] = fill * (length - 2)
+    return bytes(data)
+
+
+DAMAGED = {
+    # PIL raises DecompressionBombError (not an OSError): a traceback before.
+    "bomb.png": lambda: _png_claiming(100_000, 100_000),
+    "bomb.bmp": lambda: _bmp_claiming(100_000, 100_000),
+    "bomb.tif": lambda: _tiff_with_value(256, 1_000_000_000),  # ImageWidth
+    # libtiff writes "Using code not yet in table." / "ZIPDecode: Decoding error ..." straight to file descriptor 2.
+    "garbage_lzw.tif": lambda: _tiff_with_garbage_strip("tiff_lzw", b"\xff"),
+    "garbage_deflate.tif": lambda: _tiff_with_garbage_strip("tiff_adobe_deflate", b"\x00"),
+    # PIL logs "More samples per pixel than can be decoded" through logging's last-resort printer.
+    "2048_samples.tif": lambda: _tiff_with_value(277, 2048),  # SamplesPerPixel
+    # PIL warns "Truncated File Read" (a UserWarning printed on stderr) for a tag whose data lies past the end.
+    "bad_tag_offset.tif": lambda: _tiff_with_value(258, 0x7FFFFF00),  # BitsPerSample's data offset
+    # Truncated files of every common format.
+    **{f"truncated.{extension}": (lambda f=fmt: _encoded(f)[:40]) for fmt, extension in
+       (("PNG", "png"), ("JPEG", "jpg"), ("GIF", "gif"), ("TIFF", "tif"), ("BMP", "bmp"), ("WEBP", "webp"))},
+}
+
+
+@pytest.mark.parametrize("name", sorted(DAMAGED))
+def test_damaged_files_are_one_line_errors_and_print_nothing(tmp_path, name, capfd):
+    path = tmp_path / name
+    path.write_bytes(DAMAGED[name]())
+    filters = list(warnings.filters)
+    with pytest.raises(WorkbookError) as info:
+        images.load_image(path)
+    message = str(info.value)
+    assert "\n" not in message and str(path) in message
+    assert "cannot be read as an image" in message or "more than PIL decodes safely" in message, message
+    assert capfd.readouterr() == ("", "")  # no warning, log record or libtiff message reached the terminal
+    assert warnings.filters == filters
+    print("stderr works again", file=sys.stderr)  # file descriptor 2 is restored
+    os.write(2, b"and so does fd 2\n")
+    assert capfd.readouterr().err == "stderr works again\nand so does fd 2\n"
+
+
+def test_decompression_bomb_says_how_big_it_claims_to_be(tmp_path):
+    path = tmp_path / "huge.png"
+    path.write_bytes(_png_claiming(100_000, 100_000))
+    with pytest.raises(WorkbookError, match=r"claims 10000000000 pixels, more than PIL decodes safely .*give a smaller image"):
+        images.load_image(path)
+
+
+def _classify_cli(*paths, cwd):
+    return subprocess.run([sys.executable, "-m", "utils", "classify", *map(str, paths)],
+                          capture_output=True, text=True, timeout=300, cwd=cwd)
+
+
+@pytest.mark.parametrize("name", sorted(DAMAGED))
+def test_cli_classify_of_a_damaged_file_is_one_line(tmp_path, name):
+    path = tmp_path / name
+    path.write_bytes(DAMAGED[name]())
+    completed = _classify_cli(path, cwd=tmp_path)
+    assert completed.returncode == 2, completed.stderr
+    assert completed.stderr.startswith(f"error: {path} ") and completed.stderr.count("\n") == 1, completed.stderr
+    assert completed.stdout == ""
+
+
+@pytest.mark.parametrize("target, message", [("folder", "is a directory; give an image file"), ("nope.jpg", "does not exist")])
+def test_cli_classify_of_a_directory_or_missing_file_is_one_line(tmp_path, target, message):
+    (tmp_path / "folder").mkdir()
+    completed = _classify_cli(tmp_path / target, cwd=tmp_path)
+    assert completed.returncode == 2 and message in completed.stderr and completed.stderr.count("\n") == 1, completed.stderr
+
+
+@pytest.mark.parametrize("error", [
+    struct.error("unpack requires a buffer of 4 bytes"), EOFError(), IndexError("list index out of range"),
+    KeyError("tile"), TypeError("unsupported operand"), ZeroDivisionError("division by zero"), MemoryError(),
+    RuntimeError("decoder crashed"), SyntaxError("not a TIFF"), ValueError("bad mode"),
+    Image.DecompressionBombError("Image size (400000000 pixels) exceeds limit of 178956970 pixels"),
+], ids=lambda error: f"{type(error).__module__}.{type(error).__name__}".removeprefix("builtins."))
+def test_every_error_a_decoder_raises_becomes_a_one_line_error(tmp_path, monkeypatch, error):
+    path = tmp_path / "photo.png"
+    _small_image().save(path)
+
+    def failing_load(self):
+        raise error
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", failing_load)
+    with pytest.raises(WorkbookError) as info:
+        images.load_image(path)
+    assert str(path) in str(info.value) and "\n" not in str(info.value)
+    assert "give" in str(info.value)  # says what to do
+
+
+@pytest.mark.parametrize("interrupt", [KeyboardInterrupt, SystemExit])
+def test_interrupts_are_not_swallowed(tmp_path, monkeypatch, interrupt):
+    path = tmp_path / "photo.png"
+    _small_image().save(path)
+
+    def interrupted(self):
+        raise interrupt()
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", interrupted)
+    with pytest.raises(interrupt):
+        images.load_image(path)
+
+
+def test_permission_denied_is_one_line(tmp_path, monkeypatch, capsys):
+    """Simulated, since root (as in CI containers) reads any file; the real case is tested below where it can be."""
+    from utils.cli import main
+
+    path = tmp_path / "locked.jpg"
+    _small_image().save(path)
+
+    def denied(fp, *args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(fp))
+
+    monkeypatch.setattr(Image, "open", denied)
+    with pytest.raises(WorkbookError, match=f"^{path} cannot be read \\(permission denied\\); check its permissions"):
+        images.load_image(path)
+    assert main(["classify", str(path)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.count("\n") == 1 and "permission denied" in captured.err
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root reads files whatever their permissions")
+def test_unreadable_file_through_the_cli_is_one_line(tmp_path):
+    path = tmp_path / "locked.jpg"
+    _small_image().save(path)
+    path.chmod(0)
+    completed = _classify_cli(path, cwd=tmp_path)
+    assert completed.returncode == 2 and "permission denied" in completed.stderr, completed.stderr
+    assert completed.stderr.count("\n") == 1, completed.stderr
 
 
 def test_sample_images_are_written_once(tmp_path):

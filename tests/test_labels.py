@@ -27,8 +27,10 @@ def test_short_name_is_one_of_the_synonyms_for_most_classes():
     assert matching > 900
 
 
-def test_bad_lookups_are_one_line_errors():
-    with pytest.raises(WorkbookError, match="out of range"):
-        labels.by_id(1000)
-    with pytest.raises(WorkbookError, match="no ImageNet class"):
-        labels.lookup("unicorn")
+@pytest.mark.parametrize("lookup, message", [(lambda: labels.by_id(1000), "out of range"),
+                                             (lambda: labels.by_id(-1), "out of range"),
+                                             (lambda: labels.lookup("unicorn"), "no ImageNet class")])
+def test_bad_lookups_are_one_line_errors(lookup, message):
+    with pytest.raises(WorkbookError, match=message) as info:
+        lookup()
+    assert "\n" not in str(info.value)

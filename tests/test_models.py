@@ -18,7 +18,7 @@ def test_model_selection_order(monkeypatch):
     assert models.selected_model_name() == "resnet50"
     assert models.selected_model_name("efficientnet_lite0") == "efficientnet_lite0"
     monkeypatch.setenv(models.MODEL_ENV_VAR, "vgg")
-    with pytest.raises(WorkbookError):
+    with pytest.raises(WorkbookError, match="unknown model 'vgg'"):
         models.selected_model_name()
 
 

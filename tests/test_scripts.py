@@ -1,13 +1,18 @@
-"""The original demo's comparison script: its syntax, and its refusals where TensorRT cannot run."""
+"""The scripts: the original demo's comparison script (its syntax, its refusals where TensorRT cannot run) and
+scripts/gpu_checks.py (what it measures and writes, with the GPU faked)."""
 
+import importlib.util
 import os
 import subprocess
 import sys
+import types
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from utils.environment import engine_execution_unavailable
+from utils.gpu import current_gpu
 
 SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "compare_onnx_trt_diff.sh"
 
@@ -32,4 +37,117 @@ def test_without_a_runnable_tensorrt_it_says_why(tmp_path, lite0_onnx):
     completed = run_script(str(lite0_onnx), str(tmp_path / "out"))
     assert completed.returncode == 2
     assert f"cannot run TensorRT here: {engine_execution_unavailable()}" in completed.stderr
+    assert not (tmp_path / "out").exists()
+
+
+# --- scripts/gpu_checks.py: its wiring, checked without a GPU --------------------------------------------------------
+
+GPU_CHECKS = SCRIPT.parent / "gpu_checks.py"
+
+
+@pytest.fixture()
+def gpu_checks():
+    spec = importlib.util.spec_from_file_location("gpu_checks", GPU_CHECKS)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class FakeDeviceTensor:
+    """`DeviceTensor`'s interface; records what the script queues on which stream."""
+
+    queued: list = []
+
+    def __init__(self, name, max_shape, dtype):
+        self.name, self.max_shape, self.dtype = name, tuple(max_shape), np.dtype(dtype)
+        self.host = np.zeros(self.max_shape, self.dtype)
+        self.freed = False
+
+    def host_view(self, shape):
+        return self.host.reshape(shape)
+
+    def upload(self, array, stream):
+        FakeDeviceTensor.queued.append((self.name, "upload", "host_view" if array.base is self.host or array is self.host else "numpy", stream))
+
+    def download(self, shape, stream):
+        FakeDeviceTensor.queued.append((self.name, "download", tuple(shape), stream))
+        return self.host.reshape(shape)
+
+    def free(self):
+        self.freed = True
+
+
+def test_copy_bandwidth_times_the_runner_buffers_against_plain_copies(gpu_checks, monkeypatch):
+    from utils.tensorrt import cuda_memory
+
+    FakeDeviceTensor.queued = []
+    monkeypatch.setattr(cuda_memory, "DeviceTensor", FakeDeviceTensor)
+    monkeypatch.setattr(cuda_memory, "new_stream", lambda: "the-stream")
+    runner_seconds = iter([0.004, 0.008, 0.002] * 2)
+
+    def median_event_seconds(queue, stream, repeats):
+        assert stream == "the-stream" and repeats == 5
+        queue()
+        return next(runner_seconds)
+
+    monkeypatch.setattr(cuda_memory, "median_event_seconds", median_event_seconds)
+    monkeypatch.setattr(cuda_memory, "plain_copy_seconds", lambda nbytes, direction, repeats: 0.002)
+    rows = gpu_checks.runner_copy_bandwidth([1, 2], repeats=5)
+
+    assert [tuple(row) for row in rows] == [gpu_checks.COPY_COLUMNS] * 6
+    nbytes = 3 * 224 * 224 * 4
+    assert [(r["direction"], r["batch"], r["bytes"], r["ratio"]) for r in rows] == [
+        ("htod", 1, nbytes, 0.5), ("htod", 1, nbytes, 0.25), ("dtoh", 1, nbytes, 1.0),
+        ("htod", 2, 2 * nbytes, 0.5), ("htod", 2, 2 * nbytes, 0.25), ("dtoh", 2, 2 * nbytes, 1.0)]
+    assert rows[0]["runner_gbps"] == round(nbytes / 0.004 / 1e9, 2) and rows[0]["plain_gbps"] == round(nbytes / 0.002 / 1e9, 2)
+    # First the batch already in pinned memory, then a numpy array that needs staging, then the download.
+    assert FakeDeviceTensor.queued[:3] == [("input", "upload", "host_view", "the-stream"),
+                                           ("input", "upload", "numpy", "the-stream"),
+                                           ("output", "download", (1, 3, 224, 224), "the-stream")]
+
+
+def _fake_gpu(monkeypatch, unavailable=None):
+    import utils.gpu
+    import utils.runtimes
+
+    monkeypatch.setattr(utils.gpu, "require_gpu", lambda what: types.SimpleNamespace(name="Fake H100", compute_capability="9.0"))
+    monkeypatch.setattr(utils.runtimes, "available_runtimes", lambda: {name: (unavailable or {}).get(name) for name in utils.runtimes.RUNTIMES})
+
+
+def test_reference_sweep_includes_onnxruntime_cuda(gpu_checks, monkeypatch, tmp_path, capsys):
+    import utils.benchmark
+
+    _fake_gpu(monkeypatch)
+    monkeypatch.setattr(gpu_checks, "runner_copy_bandwidth", lambda batches, repeats: [
+        {"direction": "htod", "batch": b, "bytes": 1 << 20, "what": "x", "runner_gbps": 1.0, "plain_gbps": 1.0, "ratio": 1.0}
+        for b in batches])
+    sweeps = []
+
+    def run_sweep(model_name, runtimes=None, batches=(1, 8, 32), **options):
+        sweeps.append((model_name, list(runtimes), list(batches), options["iterations"]))
+        return []
+
+    monkeypatch.setattr(utils.benchmark, "run_sweep", run_sweep)
+    assert gpu_checks.main([str(tmp_path / "out"), "--models", "efficientnet_lite0", "--batches", "1,4", "--iterations", "7"]) == 0
+    assert sweeps == [("efficientnet_lite0", ["pytorch-cuda", "pytorch-cuda-graphs", "onnxruntime-cuda"], [1, 4], 7)]
+    copies = (tmp_path / "out" / "copy_bandwidth.csv").read_text().splitlines()
+    assert copies[0] == "direction,batch,bytes,what,runner_gbps,plain_gbps,ratio" and len(copies) == 1 + 4
+    assert (tmp_path / "out" / "reference_gpu.csv").read_text().startswith(",".join(utils.benchmark.CSV_COLUMNS))
+
+
+def test_gpu_checks_refuse_before_measuring_when_onnxruntime_cuda_cannot_run(gpu_checks, monkeypatch, tmp_path, capsys):
+    _fake_gpu(monkeypatch, unavailable={"onnxruntime-cuda": "onnxruntime has no CUDAExecutionProvider"})
+    monkeypatch.setattr(gpu_checks, "runner_copy_bandwidth", lambda *args: pytest.fail("measured before refusing"))
+    assert gpu_checks.main([str(tmp_path / "out")]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "onnxruntime-cuda cannot run here (onnxruntime has no CUDAExecutionProvider)" in error
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.skipif(current_gpu() is not None, reason="a GPU is visible here; this tests the refusal without one")
+def test_gpu_checks_without_a_gpu_is_one_line_and_writes_nothing(tmp_path):
+    completed = subprocess.run([sys.executable, str(GPU_CHECKS), str(tmp_path / "out")], capture_output=True, text=True,
+                               timeout=300, cwd=SCRIPT.parent.parent)
+    assert completed.returncode == 2, completed.stderr
+    assert completed.stderr.startswith("error: These checks need") and completed.stderr.count("\n") == 1, completed.stderr
     assert not (tmp_path / "out").exists()

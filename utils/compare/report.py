@@ -43,10 +43,9 @@ def diff_saved_results(reference_path: str | os.PathLike[str], target_path: str 
     from utils.files import ensure_writable_dir, save_figure
 
     out_dir = Path(out_dir)
-    ensure_writable_dir(out_dir)
     reference, target = load_results(reference_path), load_results(target_path)
-    rows = compare_runs(reference, target, atol=atol, rtol=rtol)
-    csv_path = write_stats_csv(rows, out_dir / "stats.csv")
+    rows = compare_runs(reference, target, atol=atol, rtol=rtol)  # inputs are checked before anything is written
+    ensure_writable_dir(out_dir)
 
     reference_name, reference_outputs = first_iteration(reference)
     target_name, target_outputs = first_iteration(target)
@@ -59,4 +58,5 @@ def diff_saved_results(reference_path: str | os.PathLike[str], target_path: str 
         figures.append(save_figure(figure, out_dir / figure_file_name(name)))
     if len(rows) > 1:
         figures.append(save_figure(plots.error_growth(rows, atol=atol, rtol=rtol), out_dir / "error_growth.png"))
+    csv_path = write_stats_csv(rows, out_dir / "stats.csv")  # last: a stats.csv means its figures are there too
     return DiffReport(stats=rows, stats_csv=csv_path, figures=figures)

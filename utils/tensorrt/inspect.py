@@ -80,8 +80,8 @@ def inspect_engine(engine_path: str | os.PathLike[str]) -> tuple[dict[str, Any],
     from utils.tensorrt.engine_file import check_engine_file, deserialize_engine, header_check
 
     engine_path = Path(engine_path)
+    record = check_engine_file(engine_path)  # a missing or damaged file is reported before anything about TensorRT
     trt = load_tensorrt()
-    record = check_engine_file(engine_path, trt)
     facts: dict[str, Any] = asdict(record) if record else {"note": header_check(engine_path, trt)}
     reason = engine_load_unavailable()
     if reason is not None:
