@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -38,8 +37,8 @@ def saved_pair(tmp_path):
 
 
 def _polygraphy_report(ref_path, tgt_path, atol, rtol):
-    polygraphy = Path(sys.executable).with_name("polygraphy")
-    command = [str(polygraphy), "run", "--load-outputs", str(ref_path), str(tgt_path),
+    # Polygraphy's own command line (its console script's entry point), wherever pip put the script.
+    command = [sys.executable, "-c", "import sys; from polygraphy.tools import main; sys.exit(main())", "run", "--load-outputs", str(ref_path), str(tgt_path),
                "--atol", str(atol), "--rtol", str(rtol), "-v"]
     completed = subprocess.run(command, capture_output=True, text=True, timeout=300)
     return completed.stdout + completed.stderr
