@@ -174,6 +174,7 @@ def test_pytorch_cuda_steps_time_the_gpu_work() -> None:
         # The split comes from separate iterations, and eager PyTorch at batch 8 is bound by kernel launches, whose
         # timing varies from iteration to iteration (seen on an H200: 2.9 ms split against a 4.2 ms p50).
         assert 0.5 * stats.p50_ms <= sum(stages) <= 1.5 * stats.p50_ms
-        # The events time the GPU work: a synchronised host clock around the same iterations is no faster.
+        # The events bracket the GPU work inside each host-timed iteration (launch and synchronisation excluded), so
+        # the fastest event-timed iteration is no slower than the fastest host-timed one.
         host = harness.measure(harness.cpu_step(runtime), warmup=0, iterations=30).stats
-        assert stats.p50_ms <= host.p50_ms * 1.05
+        assert stats.min_ms <= host.min_ms * 1.05

@@ -273,8 +273,6 @@ def test_tensorrt_rows_at_both_precisions() -> None:
         assert row.timer == "cuda-events (pycuda)" and row.tensorrt_version
         assert row.h2d_ms > 0 and row.compute_ms > 0 and row.d2h_ms > 0
         assert stages_add_up_to_a_latency(row)
-    by_key = {(r.precision, r.batch): r for r in rows}
-    assert by_key[("fp16", 32)].compute_ms < by_key[("fp32", 32)].compute_ms  # half precision computes faster
 
 
 @needs_gpu
