@@ -145,3 +145,19 @@ def test_ordered_configurations_follow_the_runtimes_then_fp32_before_fp16() -> N
     assert results.ordered_configurations(rows) == [("pytorch-cpu", "fp32"), ("onnxruntime-cpu", "fp32"),
                                                     ("tensorrt", "fp32"), ("tensorrt", "fp16")]
 
+
+
+def test_rows_record_the_onnxruntime_that_is_imported(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With onnxruntime-gpu shadowing onnxruntime, both packages' metadata name the `onnxruntime` module; the row
+    must say which one ran (seen on the GPU machine: metadata 1.30.0, imported 1.31.1)."""
+    import onnxruntime
+
+    from utils import environment
+
+    results.environment.cache_clear()
+    monkeypatch.setattr(onnxruntime, "__version__", "9.9.9-imported")
+    monkeypatch.setattr(environment, "package_version", lambda name: "1.0.0-metadata")
+    try:
+        assert results.environment()["onnxruntime_version"] == "9.9.9-imported"
+    finally:
+        results.environment.cache_clear()

@@ -19,6 +19,15 @@ def package_version(name: str) -> str | None:
         return None
 
 
+def imported_version(module_name: str) -> str | None:
+    """The `__version__` of the module Python actually imports, or None. Where onnxruntime and onnxruntime-gpu are
+    both installed, only this says which one runs (their package metadata both claim the `onnxruntime` module)."""
+    if importlib.util.find_spec(module_name) is None:
+        return None
+    module = importlib.import_module(module_name)
+    return str(getattr(module, "__version__", "")) or None
+
+
 def pycuda_installed() -> bool:
     return importlib.util.find_spec("pycuda") is not None
 
@@ -121,7 +130,7 @@ def describe() -> dict[str, str]:
         "torch": package_version("torch") or "not installed",
         "torchvision": package_version("torchvision") or "not installed",
         "onnx": package_version("onnx") or "not installed",
-        "onnxruntime": f"{package_version('onnxruntime') or package_version('onnxruntime-gpu')} ({providers})",
+        "onnxruntime": f"{imported_version('onnxruntime')} ({providers})",
         "polygraphy": package_version("polygraphy") or "not installed",
         "gpu": f"{gpu.name} (compute capability {gpu.compute_capability}, {gpu.memory_gib} GiB)" if gpu else "none visible",
         "tensorrt": f"{trt.display_name} (module {trt.import_name})" if trt else "not installed",

@@ -98,7 +98,7 @@ def cpu_model() -> str:
 @functools.lru_cache(maxsize=1)
 def environment() -> dict[str, Any]:
     """The metadata every row carries, except the date."""
-    from utils.environment import package_version
+    from utils.environment import imported_version, package_version
     from utils.gpu import current_gpu
     from utils.tensorrt.api import tensorrt_or_none
 
@@ -109,7 +109,7 @@ def environment() -> dict[str, Any]:
     gpu = current_gpu()
     return {"machine": cpu_model(), "cpu_count": os.cpu_count() or 0, "gpu": gpu.name if gpu else "",
             "torch_version": package_version("torch") or "",
-            "onnxruntime_version": package_version("onnxruntime") or package_version("onnxruntime-gpu") or "",
+            "onnxruntime_version": imported_version("onnxruntime") or "",
             "tensorrt_version": trt.display_name if trt else ""}
 
 
