@@ -37,7 +37,7 @@ def diff_saved_results(reference_path: str | os.PathLike[str], target_path: str 
     Histograms are drawn for the reference's last output (the model output when every tensor is marked)
     and for the failing outputs with the largest relative error, `max_histograms` in all.
     """
-    from utils.compare import plots
+    from utils.compare.plots import comparison_histograms, error_growth
     from utils.compare.runs import first_iteration, load_results
     from utils.compare.stats import compare_runs, write_stats_csv
     from utils.files import ensure_writable_dir, save_figure
@@ -53,10 +53,10 @@ def diff_saved_results(reference_path: str | os.PathLike[str], target_path: str 
     chosen = [rows[-1].output] + [r.output for r in failing if r.output != rows[-1].output]
     figures = []
     for name in chosen[:max_histograms]:
-        figure = plots.comparison_histograms(reference_outputs[name], target_outputs[name], name=name,
+        figure = comparison_histograms(reference_outputs[name], target_outputs[name], name=name,
                                              reference_label=reference_name, target_label=target_name)
         figures.append(save_figure(figure, out_dir / figure_file_name(name)))
     if len(rows) > 1:
-        figures.append(save_figure(plots.error_growth(rows, atol=atol, rtol=rtol), out_dir / "error_growth.png"))
+        figures.append(save_figure(error_growth(rows, atol=atol, rtol=rtol), out_dir / "error_growth.png"))
     csv_path = write_stats_csv(rows, out_dir / "stats.csv")  # last: a stats.csv means its figures are there too
     return DiffReport(stats=rows, stats_csv=csv_path, figures=figures)
