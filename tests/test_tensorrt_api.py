@@ -26,6 +26,16 @@ def test_explicit_batch_only_where_it_is_required():
     assert _version_shape("11.4.0", explicit_batch=False, fp16_flag=False).network_flags() == 0
 
 
+def test_explicitly_quantized_models_by_the_route_each_version_documents():
+    trt86 = _version_shape("8.6.1", explicit_batch=True, fp16_flag=True)
+    trt10 = _version_shape("10.13.0", explicit_batch=True, fp16_flag=True)
+    trt11 = _version_shape("11.4.0", explicit_batch=False, fp16_flag=False)
+    assert trt86.quantized_builder_flags() == ("INT8", "FP16") and trt86.network_flags(explicitly_quantized=True) == 1
+    assert trt10.quantized_builder_flags() == () and trt10.network_flags(explicitly_quantized=True) == 1 << 1  # STRONGLY_TYPED
+    assert trt10.network_flags() == 0
+    assert trt11.quantized_builder_flags() == () and trt11.network_flags(explicitly_quantized=True) == 0
+
+
 def test_fp16_comes_from_the_onnx_model_where_networks_are_strongly_typed():
     assert not _version_shape("8.6.1", explicit_batch=True, fp16_flag=True).strongly_typed_only
     assert not _version_shape("10.13.0", explicit_batch=True, fp16_flag=True).strongly_typed_only

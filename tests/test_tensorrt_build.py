@@ -372,3 +372,44 @@ def test_tensorrt_without_a_header_check_says_loading_is_the_only_check(tmp_path
     old = TensorRT(module=module, flavour="tensorrt", version="10.13.0.35", import_name="tensorrt")
     (tmp_path / "a.engine").write_bytes(b"\0" * 128)
     assert "TensorRT 10.13.0.35 cannot check an engine's header: only loading it will tell" in header_check(tmp_path / "a.engine", old)
+
+
+def _qdq_conv_onnx(path):
+    """A small explicitly quantized network as ModelOpt writes them: symmetric INT8 Q/DQ (zero point 0) on the
+    activation and the weights of a convolution, FP32 elsewhere, dynamic batch."""
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    weights = rng.normal(size=(8, 3, 3, 3)).astype(np.float32)
+    initializers = [
+        numpy_helper.from_array(weights, "w"),
+        numpy_helper.from_array(np.array(0.05, np.float32), "x_scale"),
+        numpy_helper.from_array(np.array(0, np.int8), "x_zero"),
+        numpy_helper.from_array((np.abs(weights).max(axis=(1, 2, 3)) / 127).astype(np.float32), "w_scale"),
+        numpy_helper.from_array(np.zeros(8, np.int8), "w_zero"),
+    ]
+    nodes = [
+        helper.make_node("QuantizeLinear", ["x", "x_scale", "x_zero"], ["xq"]),
+        helper.make_node("DequantizeLinear", ["xq", "x_scale", "x_zero"], ["xd"]),
+        helper.make_node("QuantizeLinear", ["w", "w_scale", "w_zero"], ["wq"], axis=0),
+        helper.make_node("DequantizeLinear", ["wq", "w_scale", "w_zero"], ["wd"], axis=0),
+        helper.make_node("Conv", ["xd", "wd"], ["conv"], pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["conv"], ["y"]),
+    ]
+    graph = helper.make_graph(nodes, "qdq", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 3, 32, 32])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 8, 32, 32])], initializers)
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 19)]), str(path))
+    return path
+
+
+@needs_cpu_build
+def test_int8_engines_are_built_from_qdq_models(tmp_path, onnx_copy):
+    model = _qdq_conv_onnx(tmp_path / "qdq.onnx")
+    record, built = build_engine(model, tmp_path / "qdq.engine", precision="int8", batch=(1, 2, 4))
+    assert built and record.request["precision"] == "int8" and record.engine_bytes > 0
+    assert check_engine_file(tmp_path / "qdq.engine") is not None
+    with pytest.raises(WorkbookError, match="lite0.onnx has no QuantizeLinear nodes; .*python -m utils quantize") as info:
+        build_engine(onnx_copy, tmp_path / "plain.engine", precision="int8")
+    assert "\n" not in str(info.value) and not (tmp_path / "plain.engine").exists()

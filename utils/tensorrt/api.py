@@ -56,12 +56,23 @@ class TensorRT:
         """TensorRT-RTX compiles kernels on the target GPU at load time; its timing-cache calls are no-ops."""
         return not self.is_rtx
 
-    def network_flags(self) -> int:
-        """EXPLICIT_BATCH where it is required (8.x); 10.x ignores it and 11.x and RTX do not have it."""
-        explicit_batch = getattr(self.module.NetworkDefinitionCreationFlag, "EXPLICIT_BATCH", None)
+    def network_flags(self, *, explicitly_quantized: bool = False) -> int:
+        """EXPLICIT_BATCH where it is required (8.x; 10.x ignores it, 11.x and RTX do not have it), and for a Q/DQ
+        model on 10.x, STRONGLY_TYPED: the model's own types then decide every layer's precision, as on 11.x."""
+        creation = self.module.NetworkDefinitionCreationFlag
+        flags = 0
+        explicit_batch = getattr(creation, "EXPLICIT_BATCH", None)
         if explicit_batch is not None and self.major < 10:
-            return 1 << int(explicit_batch)
-        return 0
+            flags |= 1 << int(explicit_batch)
+        if explicitly_quantized and self.major == 10 and not self.is_rtx:
+            flags |= 1 << int(creation.STRONGLY_TYPED)
+        return flags
+
+    def quantized_builder_flags(self) -> tuple[str, ...]:
+        """Builder flags a Q/DQ (explicitly quantized) model needs. TensorRT 8.6 builds it weakly typed and honours
+        its Q/DQ nodes only with INT8 set (and FP16 for the layers the deployment form keeps in FP16); strongly typed
+        networks (10.x as the workbook builds them, 11.x, TensorRT-RTX) take their precision from the model alone."""
+        return ("INT8", "FP16") if self.major < 10 and not self.is_rtx else ()
 
     @property
     def has_tf32_flag(self) -> bool:

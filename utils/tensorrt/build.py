@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from utils.tensorrt.api import TensorRT
     from utils.tensorrt.logger import Capture, WorkbookLogger
 
-PRECISIONS = ("fp32", "fp16")
+PRECISIONS = ("fp32", "fp16", "int8")  # int8: an explicitly quantized (Q/DQ) ONNX model, as TensorRT 11 requires
 DEFAULT_BATCH = (1, 8, 32)
 DEFAULT_WORKSPACE_MIB = 2048
 # Targets for TensorRT-RTX builds on a machine without a GPU: Ampere and newer (Turing, SM75, cannot run FP32 GEMM).
@@ -123,7 +123,10 @@ def build_engine(onnx_path: str | os.PathLike[str], engine_path: str | os.PathLi
     from utils.tensorrt.api import load_tensorrt
 
     onnx_path, engine_path = Path(onnx_path), Path(engine_path)
-    load_onnx(onnx_path)  # TensorRT-RTX's parser accepts random bytes as an empty network; catch that first
+    model = load_onnx(onnx_path)  # TensorRT-RTX's parser accepts random bytes as an empty network; catch that first
+    if precision == "int8" and not any(node.op_type == "QuantizeLinear" for node in model.graph.node):
+        raise WorkbookError(f"{onnx_path.name} has no QuantizeLinear nodes; INT8 engines are built from a Q/DQ model: "
+                            "quantize it first with `python -m utils quantize`")
     trt = load_tensorrt()
     request = build_request(onnx_path, precision=precision, tf32=tf32, batch=batch, workspace_mib=workspace_mib, tensorrt=trt)
     with exclusive_lock(Path(f"{engine_path}{LOCK_SUFFIX}")):
@@ -191,10 +194,14 @@ def _add_profile(trt: TensorRT, builder: tensorrt.Builder, network: tensorrt.INe
 
 
 def _set_math_mode(trt: TensorRT, config: tensorrt.IBuilderConfig, request: BuildRequest) -> None:
-    """FP16 where it is a flag; TF32 exactly as the request says (TensorRT turns it on by default)."""
+    """FP16 where it is a flag; INT8 (and FP16) for Q/DQ models where the network is weakly typed (8.6); TF32
+    exactly as the request says (TensorRT turns it on by default)."""
     module = trt.module
     if request.precision == "fp16" and not trt.strongly_typed_only:
         config.set_flag(module.BuilderFlag.FP16)
+    if request.precision == "int8":
+        for flag in trt.quantized_builder_flags():
+            config.set_flag(getattr(module.BuilderFlag, flag))
     if trt.has_tf32_flag:
         if request.tf32:
             config.set_flag(module.BuilderFlag.TF32)
@@ -222,7 +229,8 @@ def _build_serialized(trt: TensorRT, onnx_path: Path, request: BuildRequest, *, 
     logger = shared_logger(trt)
     with logger.capture(verbose) as capture:
         builder: tensorrt.Builder = module.Builder(logger.trt_logger)
-        network: tensorrt.INetworkDefinition = builder.create_network(trt.network_flags())
+        network: tensorrt.INetworkDefinition = builder.create_network(
+            trt.network_flags(explicitly_quantized=request.precision == "int8"))
         _parse_onnx(trt, network, logger, capture, onnx_path)
         config: tensorrt.IBuilderConfig = builder.create_builder_config()
         config.set_memory_pool_limit(module.MemoryPoolType.WORKSPACE, request.workspace_mib << 20)
