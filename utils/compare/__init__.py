@@ -1,10 +1,12 @@
 """ONNX Runtime against TensorRT (or any two runs), the way Polygraphy compares them.
 
 `runs` runs models with Polygraphy and keeps results in its `--save-outputs` format; `stats` holds Polygraphy's
-per-output statistics and `stats.csv`; `plots` draws histograms with Polygraphy's bins and the error growth by
-layer; `report` does all of it for two saved runs (`python -m utils diff`).
+per-output statistics and `stats.csv`; `quality` measures what reduced precision keeps (SQNR, cosine, top-k
+agreement); `plots` draws histograms with Polygraphy's bins, log-scale error histograms, the error growth and
+the SQNR by layer; `report` does the Polygraphy part for two saved runs (`python -m utils diff`).
 """
 
+from utils.compare.quality import TensorQuality, cosine_similarity, layer_quality, sqnr_db, top_k_agreement
 from utils.compare.report import DiffReport, diff_saved_results
 from utils.compare.runs import (
     first_iteration,
@@ -25,6 +27,7 @@ from utils.compare.stats import (
     write_stats_csv,
 )
 
-__all__ = ["DEFAULT_ATOL", "DEFAULT_RTOL", "DiffReport", "OutputStats", "compare_runs", "diff_saved_results", "differences",
-           "first_iteration", "load_results", "max_abs_difference", "read_stats_csv", "results_from_arrays",
-           "run_onnxruntime", "run_tensorrt", "save_results", "write_stats_csv"]
+__all__ = ["DEFAULT_ATOL", "DEFAULT_RTOL", "DiffReport", "OutputStats", "TensorQuality", "compare_runs", "cosine_similarity",
+           "diff_saved_results", "differences", "first_iteration", "layer_quality", "load_results", "max_abs_difference",
+           "read_stats_csv", "results_from_arrays", "run_onnxruntime", "run_tensorrt", "save_results", "sqnr_db",
+           "top_k_agreement", "write_stats_csv"]

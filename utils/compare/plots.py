@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     import numpy as np
     from matplotlib.figure import Figure
 
+    from utils.compare.quality import TensorQuality
     from utils.compare.stats import OutputStats
 
 # Polygraphy's text histograms: np.histogram's default of 10 bins (comparator/util.py: str_histogram).
@@ -83,4 +84,49 @@ def error_growth(stats: Sequence[OutputStats], *, atol: float, rtol: float) -> F
                 label=f"fails atol = {atol:g} and rtol = {rtol:g}")
     ax.set(xlabel="tensor, in network order", ylabel="absolute difference", title="How the error grows through the network")
     ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.18), ncols=4, frameon=False)
+    return figure
+
+
+def quality_by_layer(runs: dict[str, Sequence[TensorQuality]]) -> Figure:
+    """SQNR of every tensor, in network order, one line per reduced-precision run against the same FP32 reference
+    (FP16 and INT8 on one chart). Tensors that are equal to the reference (infinite SQNR) sit on the top edge."""
+    import math
+
+    import numpy as np
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(12, 4), layout="constrained")
+    ax = figure.subplots()
+    finite = [q.sqnr_db for rows in runs.values() for q in rows if math.isfinite(q.sqnr_db)]
+    ceiling = max(finite, default=100.0) + 10.0
+    for label, rows in runs.items():
+        values = [min(q.sqnr_db, ceiling) if not math.isnan(q.sqnr_db) else np.nan for q in rows]
+        values = [max(v, -10.0) for v in values]  # an overflow (-inf) is drawn at the bottom edge
+        ax.plot(np.arange(len(values)), values, ".-", lw=0.8, label=label)
+    ax.axhline(20.0, color="grey", ls=":", lw=0.8, label="20 dB: noise a tenth of the signal")
+    ax.set(xlabel="tensor, in network order", ylabel="SQNR against FP32 (dB)", title="How much signal each layer keeps",
+           ylim=(-12.0, ceiling + 5.0))
+    ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.18), ncols=4, frameon=False)
+    return figure
+
+
+def log_error_histogram(reference: np.ndarray, target: np.ndarray, *, name: str, bins: int = 40) -> Figure:
+    """|reference - target| on logarithmic bins: where Polygraphy's 10 linear bins put almost every element in the
+    first bin, these show the orders of magnitude the errors span. Exact zeros are counted in the title."""
+    import numpy as np
+    from matplotlib.figure import Figure
+
+    from utils.compare.stats import differences
+
+    absdiff, _ = differences(reference, target)
+    values = absdiff[np.isfinite(absdiff)].ravel()
+    positive = values[values > 0]
+    figure = Figure(figsize=(6.5, 3.6), layout="constrained")
+    ax = figure.subplots()
+    if positive.size:
+        edges = np.logspace(np.log10(positive.min()), np.log10(positive.max()) + 1e-9, bins + 1)
+        ax.hist(positive, bins=edges, color="tab:red", alpha=0.7)
+        ax.set_xscale("log")
+    ax.set(title=f"{name}: |difference| on log bins ({values.size - positive.size} exactly equal)",
+           xlabel="absolute difference", ylabel="elements")
     return figure
