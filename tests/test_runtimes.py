@@ -104,3 +104,19 @@ def test_onnxruntime_cuda_fp16_keeps_the_classes(sample_batch, cpu_logits):
         half = runtime.infer(sample_batch)
     assert np.array_equal(half.argmax(1), cpu_logits.argmax(1))
     assert 1e-3 < max_abs_difference(half, cpu_logits) < 0.5  # real FP16 arithmetic drifts more than the CPU's casts
+
+
+def test_onnxruntime_int8_runs_the_workbooks_qdq_model_and_keeps_the_classes(sample_batch, cpu_logits):
+    """The workbook's INT8 model: calibrated on its own 256 inputs, Q/DQ with FP32 elsewhere (the form ONNX
+    Runtime's CPU provider computes correctly)."""
+    import onnx
+
+    from utils.onnx.quantize import qdq_summary
+
+    with open_runtime("onnxruntime-cpu", MODEL, "int8") as runtime:
+        assert runtime.onnx_file.name.endswith("_int8.onnx")
+        logits = runtime.infer(sample_batch)
+    summary = qdq_summary(onnx.load(str(runtime.onnx_file)))
+    assert summary.qdq_pairs > 50 and summary.nonzero_zero_points == 0
+    assert np.array_equal(logits.argmax(1), cpu_logits.argmax(1))
+    assert max_abs_difference(logits, cpu_logits) < 2.0  # measured: 0.86 on the four photos

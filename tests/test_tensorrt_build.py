@@ -413,3 +413,21 @@ def test_int8_engines_are_built_from_qdq_models(tmp_path, onnx_copy):
     with pytest.raises(WorkbookError, match="lite0.onnx has no QuantizeLinear nodes; .*python -m utils quantize") as info:
         build_engine(onnx_copy, tmp_path / "plain.engine", precision="int8")
     assert "\n" not in str(info.value) and not (tmp_path / "plain.engine").exists()
+
+
+@needs_cpu_build
+def test_the_workbooks_int8_engine_is_built_from_the_fp16_deployment_form():
+    import onnx
+
+    from utils import artifacts
+    from utils.onnx.quantize import qdq_summary
+
+    engine = artifacts.engine("efficientnet_lite0", "int8")
+    record = check_engine_file(engine)
+    assert record is not None and record.request["precision"] == "int8"
+    assert record.onnx_file.endswith("_int8_fp16.onnx")
+    deployed = onnx.load(record.onnx_file)
+    assert qdq_summary(deployed).qdq_pairs > 50
+    assert any(init.data_type == onnx.TensorProto.FLOAT16 for init in deployed.graph.initializer)  # FP16 elsewhere
+    fp32 = check_engine_file(artifacts.engine("efficientnet_lite0", "fp32"))
+    assert record.engine_bytes < 0.8 * fp32.engine_bytes

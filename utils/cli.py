@@ -56,6 +56,35 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_quantize(args: argparse.Namespace) -> int:
+    import time
+
+    import onnx
+
+    from utils import artifacts
+    from utils.calibration import cached_inputs, load_calibration
+    from utils.models import selected_model_name
+    from utils.onnx.export import load_onnx
+    from utils.onnx.quantize import qdq_summary, quantize_int8
+
+    model_name = selected_model_name(args.model)
+    load_onnx(args.onnx)  # a missing or broken ONNX file is reported before calibration data is made
+    if args.calibration:
+        calibration, where = load_calibration(args.calibration, model_name), str(args.calibration)
+    else:
+        path = artifacts.calibration_path(model_name)
+        calibration, where = cached_inputs(path, model_name, "calibration"), f"the workbook's set, {path}"
+    start = time.perf_counter()
+    out = quantize_int8(args.onnx, args.out, calibration, method=args.method, high_precision=args.high_precision)
+    seconds = time.perf_counter() - start
+    summary = qdq_summary(onnx.load(str(out), load_external_data=False))
+    print(f"wrote {out} (INT8 Q/DQ, {args.high_precision.upper()} elsewhere, {args.method} calibration on "
+          f"{len(calibration)} samples from {where})")
+    print(f"  {summary.qdq_pairs} Q/DQ pairs; {summary.quantized_nodes} of {summary.total_nodes} nodes quantized; "
+          f"{seconds:.1f} s")
+    return 0
+
+
 def cmd_diff(args: argparse.Namespace) -> int:
     from utils.artifacts import diff_dir
     from utils.compare import diff_saved_results
@@ -202,8 +231,8 @@ def build_parser() -> argparse.ArgumentParser:
     classify.add_argument("images", nargs="+", help="image files (JPEG, PNG, ...)")
     _model_argument(classify)
     classify.add_argument("--backend", choices=RUNTIMES, default="pytorch-cpu")
-    classify.add_argument("--precision", choices=("fp32", "fp16"), default="fp32",
-                          help="fp16: the FP16 model (onnxruntime-*) or engine (tensorrt)")
+    classify.add_argument("--precision", choices=("fp32", "fp16", "int8"), default="fp32",
+                          help="fp16/int8: the FP16 or INT8 (Q/DQ) model (onnxruntime-*) or engine (tensorrt)")
     classify.add_argument("--top", type=int, default=5, metavar="K")
     classify.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
     classify.set_defaults(func=cmd_classify)
@@ -214,6 +243,19 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--opset", type=int, default=DEFAULT_OPSET)
     export.add_argument("--fp16", action="store_true", help="FP16 weights and activations, FP32 inputs and outputs")
     export.set_defaults(func=cmd_export)
+
+    quantize = commands.add_parser("quantize", help="INT8 post-training quantization (Q/DQ ONNX) with NVIDIA ModelOpt")
+    quantize.add_argument("onnx", help="FP32 ONNX file (from `export`)")
+    quantize.add_argument("--out", required=True, help="ONNX file to write")
+    _model_argument(quantize)
+    quantize.add_argument("--calibration", metavar="DIR|NPZ",
+                          help="a folder of images, or an .npz file with an array named 'input' [N, C, H, W] "
+                               "(default: the workbook's set for --model, made from scikit-image's photos)")
+    quantize.add_argument("--method", choices=("max", "entropy"), default="max", help="calibration method")
+    quantize.add_argument("--high-precision", choices=("fp32", "fp16"), default="fp32",
+                          help="type of what stays unquantized: fp32 runs correctly on ONNX Runtime's CPU provider; "
+                               "fp16 is the form TensorRT deploys")
+    quantize.set_defaults(func=cmd_quantize)
 
     diff = commands.add_parser("diff", help="compare two Polygraphy --save-outputs files")
     diff.add_argument("reference", help="results of the reference run (e.g. ONNX Runtime)")

@@ -23,7 +23,7 @@ from utils.benchmark.memory import mib
 from utils.errors import WorkbookError
 from utils.files import write_text_atomic
 
-PRECISIONS = ("fp32", "fp16")
+PRECISIONS = ("fp32", "fp16", "int8")
 # Speed-ups compare like with like: GPU runtimes against eager PyTorch on the GPU, CPU ones against it on the CPU.
 BASELINES = {"cpu": ("pytorch-cpu", "fp32"), "cuda": ("pytorch-cuda", "fp32")}
 

@@ -41,7 +41,7 @@ class OnnxRuntimeCpu(Runtime):
     device = "cpu"
     timer = "perf_counter_ns"
     description = "InferenceSession.run(None, feed), CPUExecutionProvider"
-    precisions = ("fp32", "fp16")
+    precisions = ("fp32", "fp16", "int8")  # int8: the Q/DQ model with FP32 elsewhere (utils.artifacts)
     provider = CPU_PROVIDER
 
     @classmethod
@@ -80,6 +80,7 @@ class OnnxRuntimeCuda(OnnxRuntimeCpu):
     name = "onnxruntime-cuda"
     device = "cuda"
     description = "InferenceSession.run(None, feed), CUDAExecutionProvider"
+    precisions = ("fp32", "fp16")
     provider = CUDA_PROVIDER
 
     @classmethod

@@ -33,7 +33,7 @@ class TensorRTRuntime(Runtime):
     device = "cuda"
     timer = "cuda-events (pycuda)"
     description = "TensorRTRunner (pycuda buffers, execute_async_v3) on the workbook's engine"
-    precisions = ("fp32", "fp16")
+    precisions = ("fp32", "fp16", "int8")  # int8: an engine built from the Q/DQ model with FP16 elsewhere
 
     @classmethod
     def unavailable_reason(cls) -> str | None:
