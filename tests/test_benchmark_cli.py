@@ -45,7 +45,7 @@ def test_bench_writes_the_default_csv_when_none_is_given(capsys: pytest.CaptureF
     (["--batch", "0,1"], "error: --batch '0,1' needs positive batch sizes"),
     (["--batch", ","], "error: --batch ',' names nothing"),
     (["--backend", "pytorch-cpu,jax"], "error: unknown backend 'jax'; choose one of: pytorch-cpu,"),
-    (["--precision", "int8"], "error: unknown precision 'int8'; choose from: fp32, fp16"),
+    (["--precision", "int4"], "error: unknown precision 'int4'; choose from: fp32, fp16, int8"),
     (["--iterations", "0"], "error: 0 timed iterations is too few; give at least 1"),
     (["--model", "alexnet"], "error: unknown model 'alexnet'"),
 ])

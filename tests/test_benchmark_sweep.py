@@ -68,8 +68,8 @@ def test_configurations_only_include_what_runs_here_by_default(monkeypatch: pyte
 def test_unknown_names_and_batches_are_user_errors() -> None:
     with pytest.raises(WorkbookError, match="unknown backend 'jax'"):
         sweep.configurations(["pytorch-cpu", "jax"])
-    with pytest.raises(WorkbookError, match="unknown precision 'int8'"):
-        sweep.configurations(None, ["fp32", "int8"])
+    with pytest.raises(WorkbookError, match="unknown precision 'int4'"):
+        sweep.configurations(None, ["fp32", "int4"])
     with pytest.raises(WorkbookError, match="no backend named"):
         sweep.configurations([])
     with pytest.raises(WorkbookError, match="unknown backend"):
@@ -295,3 +295,12 @@ def test_tensorrt_runtime_stages_with_an_identity_engine(monkeypatch: pytest.Mon
     batch = sweep.make_inputs(MODEL, 8)
     with utils.runtimes.open_runtime("tensorrt", MODEL, max_batch=32) as runtime:
         np.testing.assert_array_equal(runtime.infer(batch), batch)  # identity: the batch came back
+
+
+def test_onnxruntime_int8_rows_on_the_cpu() -> None:
+    """INT8 is asked for by name (it is not a default): the Q/DQ model with FP32 elsewhere, on the CPU provider."""
+    skipped: dict[str, str] = {}
+    rows = sweep.run_sweep(MODEL, ["onnxruntime-cpu", "pytorch-cpu"], [1], precisions=["int8"], iterations=3, warmup=1,
+                           progress=False, skipped=skipped)
+    assert [(r.backend, r.precision, r.batch, r.iterations) for r in rows] == [("onnxruntime-cpu", "int8", 1, 3)]
+    assert "pytorch-cpu runs fp32, not int8" in skipped["pytorch-cpu/int8"]
