@@ -41,6 +41,7 @@ def test_default_calibration_is_the_workbooks_cached_set(lite0_onnx, tmp_path, m
         return calibration_inputs(model_name, count=8)
 
     monkeypatch.setattr(calibration, "calibration_inputs", small_set)
+    monkeypatch.setenv(artifacts.BUILD_DIR_ENV_VAR, str(tmp_path / "build"))  # no set cached by earlier tests
     out = tmp_path / "lite0_int8.onnx"
     assert main(["quantize", str(lite0_onnx), "--out", str(out), "--model", "efficientnet_lite0"]) == 0
     cache = artifacts.calibration_path("efficientnet_lite0")
