@@ -149,6 +149,16 @@ def onnx_model(model_name: str, precision: str = "fp32", opset: int | None = Non
                          high_precision=high_precision)
 
 
+def int8_variant_path(model_name: str, variant: str) -> Path:
+    """An INT8 model calibrated another way (a lesson's comparison: "entropy", "noise"), beside the workbook's own."""
+    from utils.errors import WorkbookError
+
+    if not variant.replace("-", "").isalnum():
+        raise WorkbookError(f"INT8 variant {variant!r} must be letters, digits and dashes")
+    base = onnx_path(model_name, "int8")
+    return base.with_name(f"{base.stem}_{variant}{base.suffix}")
+
+
 def _check_onnx_precision(precision: str) -> str:
     from utils.errors import WorkbookError
 

@@ -109,6 +109,8 @@ def notebook_plan() -> list[NotebookStatus]:
         NotebookStatus("04_compare_onnx_trt", run_reason is None,
                        "both halves" if run_reason is None else f"CPU half only; TensorRT half skipped: {run_reason}"),
         NotebookStatus("05_benchmark", True, "CPU backends always; GPU backends where a GPU is visible"),
+        NotebookStatus("06_quantization", run_reason is None,
+                       "all of it" if run_reason is None else f"FP16/INT8 models on the CPU; the INT8 engine: {build_note}"),
     ]
 
 
