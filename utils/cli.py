@@ -85,6 +85,35 @@ def cmd_quantize(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_precision_search(args: argparse.Namespace) -> int:
+    import math
+
+    import numpy as np
+
+    from utils.onnx.export import load_onnx
+    from utils.onnx.search import search_precision
+
+    load_onnx(args.onnx)  # a missing or broken ONNX file is reported before the inputs are read
+    try:
+        with np.load(args.inputs, allow_pickle=False) as npz:
+            inputs = {name: npz[name] for name in npz.files}
+    except (OSError, ValueError) as exc:
+        raise WorkbookError(f"cannot read {args.inputs} as an .npz of arrays keyed by input name ({exc})") from None
+    result = search_precision(args.onnx, args.precision, inputs, args.target_sqnr, args.out, method=args.method)
+    sqnr = result.sqnr_db if math.isfinite(result.sqnr_db) else None
+    if args.json:
+        print(json.dumps({"kept": result.kept, "sqnr_db": sqnr, "evaluations": result.evaluations}))
+    else:
+        shown = f"{sqnr:.1f} dB" if sqnr is not None else str(result.sqnr_db)
+        verdict = "meets" if result.met else "misses"
+        print(f"wrote {result.out_path} ({args.precision.upper()}, {len(result.kept)} of {result.node_count} nodes kept in FP32)")
+        print(f"  logit SQNR {shown} {verdict} the {result.target_sqnr_db:g} dB target ({result.measured_by})")
+        print(f"  {result.evaluations} model runs for {result.node_count} nodes; {result.seconds:.1f} s")
+        for name in result.kept:
+            print(f"  kept: {name}")
+    return 0 if result.met else EXIT_COMPARISON_FAILED
+
+
 def cmd_diff(args: argparse.Namespace) -> int:
     from utils.artifacts import diff_dir
     from utils.compare import diff_saved_results
@@ -256,6 +285,19 @@ def build_parser() -> argparse.ArgumentParser:
                           help="type of what stays unquantized: fp32 runs correctly on ONNX Runtime's CPU provider; "
                                "fp16 is the form TensorRT deploys")
     quantize.set_defaults(func=cmd_quantize)
+
+    search = commands.add_parser("precision-search",
+                                 help="find the few nodes to keep in FP32 for an FP16 or INT8 model to meet an SQNR target")
+    search.add_argument("onnx", help="FP32 ONNX file (from `export`)")
+    search.add_argument("--precision", choices=("fp16", "int8"), required=True)
+    search.add_argument("--inputs", required=True, metavar="NPZ",
+                        help="arrays keyed by input name, first axis = samples (evaluation, and INT8 calibration)")
+    search.add_argument("--target-sqnr", required=True, metavar="DB",
+                        help="logit SQNR against the FP32 model to reach, in dB")
+    search.add_argument("--out", required=True, help="ONNX file to write (the best model found)")
+    search.add_argument("--method", choices=("max", "entropy"), default="max", help="INT8 calibration method")
+    search.add_argument("--json", action="store_true", help='print {"kept", "sqnr_db", "evaluations"} as JSON')
+    search.set_defaults(func=cmd_precision_search)
 
     diff = commands.add_parser("diff", help="compare two Polygraphy --save-outputs files")
     diff.add_argument("reference", help="results of the reference run (e.g. ONNX Runtime)")

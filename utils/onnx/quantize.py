@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -95,7 +97,7 @@ def _checked_calibration(calibration: np.ndarray | dict[str, np.ndarray], model:
 
 def quantize_int8(source_onnx: str | os.PathLike[str], destination: str | os.PathLike[str],
                   calibration: np.ndarray | dict[str, np.ndarray], *, method: str = "max",
-                  high_precision: str = "fp32") -> Path:
+                  high_precision: str = "fp32", exclude_nodes: Sequence[str] = ()) -> Path:
     """An INT8 Q/DQ copy of an FP32 ONNX model, calibrated on `calibration`, written atomically to `destination`.
 
     NVIDIA ModelOpt's ONNX post-training quantization (`modelopt.onnx.quantization.quantize`, mode int8, calibrated
@@ -105,6 +107,7 @@ def quantize_int8(source_onnx: str | os.PathLike[str], destination: str | os.Pat
     `calibration`: preprocessed inputs, an array [N, C, H, W] for a one-input model or a dict keyed by input name.
     `method`: "max" (scale from the largest value seen) or "entropy" (the threshold that loses least information,
     clipping rare outliers).
+    `exclude_nodes`: names of nodes to leave unquantized (exact names, not patterns), as `utils.onnx.search` chooses.
 
     `high_precision` is the type of everything that stays unquantized, and it chooses one of two forms:
 
@@ -144,7 +147,8 @@ def quantize_int8(source_onnx: str | os.PathLike[str], destination: str | os.Pat
 
             quantize(onnx_path=str(staged_source), quantize_mode="int8", calibration_data=data,
                      calibration_method=method, calibration_eps=["cpu"], output_path=str(staged_output),
-                     high_precision_dtype=high_precision, use_zero_point=False, log_level="INFO")
+                     high_precision_dtype=high_precision, use_zero_point=False, log_level="INFO",
+                     nodes_to_exclude=[f"{re.escape(name)}$" for name in exclude_nodes] or None)
         if not staged_output.is_file():
             raise WorkbookError(f"ModelOpt wrote no quantized model for {source}; run it with log_level='DEBUG' to see why")
         quantized = onnx.load(str(staged_output))

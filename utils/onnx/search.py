@@ -1,0 +1,351 @@
+"""Mixed-precision search: which few layers must stay in higher precision for a model to meet an accuracy target.
+
+This is what `polygraphy debug precision` did for TensorRT's weakly typed builds, redone for strongly typed
+TensorRT (11.x, TensorRT-RTX), where the precision of each layer is written in the ONNX model, and for a CPU.
+
+Strategy: rank by per-layer sensitivity, then grow greedily. Trying each node alone (or bisecting) costs about one
+evaluation per node, or several per kept node; instead, one evaluation of the reduced model with every intermediate
+tensor exposed (every node output marked as a graph output, as Polygraphy's `mark all` does) measures, against the
+FP32 run, how much noise each node adds: its output's noise-to-signal ratio minus its inputs' (10^(-SQNR/10), so
+noise powers add and a node fed by an exact graph input still gets a finite score; an output that becomes inf or
+NaN from finite inputs is the most sensitive of all). The most sensitive node is kept in higher precision, the model
+re-evaluated and re-ranked, until the logits meet the target or `max_evaluations` is reached: a handful of
+evaluations for a handful of culprits, however many nodes the model has.
+
+* FP16: candidates are evaluated by emulation on the FP32 graph (`utils.onnx.fp16_emulation`: every FP16 tensor
+  rounded, overflow to inf), because ONNX Runtime's CPU provider hides FP16 errors. The split emulated is the
+  search's kept nodes plus those AutoCast keeps in FP32 by itself (activations above `data_max`, weights that do
+  not fit FP16), found by running AutoCast once. The model written is the real AutoCast model with the kept nodes
+  excluded; the SQNR reported is the emulation of that model's own FP16/FP32 split.
+* INT8: ModelOpt quantizes the model once (calibrated on `inputs`, FP32 elsewhere: the CPU-validation form);
+  keeping a node is emulated by removing the Q/DQ pairs on its inputs (what ModelOpt's `nodes_to_exclude` does),
+  so calibration is not repeated per step. The model written is ModelOpt's own, re-run with the kept nodes
+  excluded, and the SQNR reported is measured on it.
+
+The SQNR is of all graph outputs (the logits) against the FP32 model on `inputs`, with ONNX Runtime's CPU provider
+and graph optimizations off. Every model run counts in `evaluations`: the FP32 reference, each candidate, and the
+final model when it differs from every candidate.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from utils.errors import WorkbookError
+
+if TYPE_CHECKING:
+    import numpy as np
+    import onnx
+
+PRECISIONS = ("fp16", "int8")
+DEFAULT_MAX_EVALUATIONS = 16
+PROFILE_BYTES = 256 << 20  # FP32 intermediates kept for per-layer comparison; inputs beyond this give logits only
+CHUNK = 8  # samples per ONNX Runtime run
+
+
+@dataclass(frozen=True)
+class SearchStep:
+    kept: tuple[str, ...]  # nodes in higher precision in the model evaluated (the search's and the converter's)
+    sqnr_db: float  # logits against FP32
+    most_sensitive: str | None  # the node this evaluation ranked first among those not kept yet
+    final: bool = False  # the model written (FP16: AutoCast's; INT8: ModelOpt re-run), not a search candidate
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    kept: list[str]  # nodes left in higher precision in the model written, in graph order
+    sqnr_db: float  # logit SQNR of that model against FP32 on the inputs (-inf on an overflow)
+    evaluations: int  # models run, the FP32 reference included
+    met: bool  # sqnr_db >= target
+    node_count: int  # nodes of the FP32 model, Constant nodes aside
+    precision: str
+    target_sqnr_db: float
+    out_path: Path
+    measured_by: str  # how sqnr_db was measured (FP16: emulation on the CPU)
+    seconds: float
+    history: list[SearchStep] = field(default_factory=list)
+
+
+class _Reference:
+    """The FP32 model's outputs on every input, and its intermediate tensors on the first `profiled` inputs."""
+
+    def __init__(self, model: onnx.ModelProto, inputs: dict[str, np.ndarray], tensors: list[str]) -> None:
+        import numpy as np
+
+        self.inputs, self.count = inputs, len(next(iter(inputs.values())))
+        self.outputs = [v.name for v in model.graph.output]
+        self.tensors = [name for name in tensors if name not in self.outputs]
+        session = _session(_with_outputs(model, self.tensors))
+        first = session.run(self.outputs + self.tensors, self._feed(0, 1))
+        per_sample = sum(array.nbytes for array in first)
+        self.profiled = max(1, min(self.count, PROFILE_BYTES // max(per_sample, 1)))
+        logits: list[list[np.ndarray]] = []
+        kept: list[list[np.ndarray]] = []
+        for start, stop, profiled in self._chunks():
+            results = session.run(self.outputs + (self.tensors if profiled else []), self._feed(start, stop))
+            logits.append(results[:len(self.outputs)])
+            if profiled:
+                kept.append(results[len(self.outputs):])
+        self.logits = np.concatenate([np.concatenate([chunk[i] for chunk in logits]).ravel()
+                                      for i in range(len(self.outputs))])
+        self.intermediates = {name: np.concatenate([chunk[i] for chunk in kept]) for i, name in enumerate(self.tensors)}
+
+    def _chunks(self) -> list[tuple[int, int, bool]]:
+        """Runs of at most CHUNK samples, none straddling the end of the profiled ones."""
+        edges = sorted({*range(0, self.profiled, CHUNK), self.profiled, *range(self.profiled, self.count, CHUNK),
+                        self.count})
+        return [(a, b, a < self.profiled) for a, b in zip(edges, edges[1:])]
+
+    def _feed(self, start: int, stop: int) -> dict[str, np.ndarray]:
+        return {name: array[start:stop] for name, array in self.inputs.items()}
+
+    def measure(self, model: onnx.ModelProto) -> tuple[float, dict[str, float]]:
+        """Logit SQNR of `model`, and the noise-to-signal ratio of each intermediate tensor it shares by name."""
+        import numpy as np
+
+        from utils.compare.quality import sqnr_db
+
+        produced = {name for node in model.graph.node for name in node.output}
+        shared = [name for name in self.tensors if name in produced]
+        session = _session(_with_outputs(model, shared))
+        signal = dict.fromkeys(shared, 0.0)
+        noise = dict.fromkeys(shared, 0.0)
+        logits: list[list[np.ndarray]] = []
+        for start, stop, profiled in self._chunks():
+            if not profiled:
+                logits.append(session.run(self.outputs, self._feed(start, stop)))
+                continue
+            results = session.run(self.outputs + shared, self._feed(start, stop))
+            logits.append(results[:len(self.outputs)])
+            for name, array in zip(shared, results[len(self.outputs):]):
+                reference = self.intermediates[name][start:stop].astype(np.float64)
+                signal[name] += float(np.sum(reference ** 2))
+                with np.errstate(over="ignore", invalid="ignore"):
+                    noise[name] += float(np.sum((reference - array.astype(np.float64)) ** 2))
+        flat = np.concatenate([np.concatenate([chunk[i] for chunk in logits]).ravel() for i in range(len(self.outputs))])
+        ratios = {}
+        for name in shared:
+            if not math.isfinite(noise[name]):
+                ratios[name] = math.inf
+            elif noise[name] == 0.0:
+                ratios[name] = 0.0
+            else:
+                ratios[name] = noise[name] / signal[name] if signal[name] > 0.0 else math.inf
+        return sqnr_db(self.logits, flat), ratios
+
+
+def _session(model: onnx.ModelProto):  # noqa: ANN202 - onnxruntime.InferenceSession, imported lazily
+    from utils.onnx.fp16_emulation import emulation_session
+
+    return emulation_session(model)
+
+
+def _with_outputs(model: onnx.ModelProto, names: Sequence[str]) -> onnx.ModelProto:
+    """A copy of `model` with every tensor in `names` also a graph output (Polygraphy's `mark all`)."""
+    import onnx
+    from onnx import helper
+
+    marked = onnx.ModelProto()
+    marked.CopyFrom(model)
+    present = {v.name for v in marked.graph.output}
+    marked.graph.output.extend(helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, None)
+                               for name in names if name not in present)
+    return marked
+
+
+def _most_sensitive(model: onnx.ModelProto, candidates: Sequence[str], ratios: Mapping[str, float]) -> str | None:
+    """The candidate node that adds most noise: output noise ratio minus its worst input's (inputs never measured,
+    such as graph inputs and weights, count as exact); a node whose output becomes inf/NaN from finite inputs first."""
+    wanted = set(candidates)
+    best, best_score = None, -math.inf
+    for node in model.graph.node:
+        if node.name not in wanted:
+            continue
+        outputs = [ratios[name] for name in node.output if name in ratios]
+        if not outputs:
+            continue
+        before = max([ratios.get(name, 0.0) for name in node.input if name] or [0.0])
+        after = max(outputs)
+        if math.isinf(after):
+            score = math.inf if math.isfinite(before) else 0.0
+        else:
+            score = after - before if math.isfinite(before) else 0.0
+        if score > best_score:
+            best, best_score = node.name, score
+    return best
+
+
+def _without_qdq(quantized: onnx.ModelProto, nodes: Sequence[str]) -> onnx.ModelProto:
+    """A copy of a Q/DQ model in which `nodes` read their inputs unquantized: each input that comes from a
+    DequantizeLinear fed by a QuantizeLinear is rewired to the QuantizeLinear's own input; Q/DQ left unused go."""
+    import onnx
+
+    model = onnx.ModelProto()
+    model.CopyFrom(quantized)
+    graph = model.graph
+    by_output = {name: node for node in graph.node for name in node.output}
+    wanted = set(nodes)
+    for node in graph.node:
+        if node.name not in wanted:
+            continue
+        for index, name in enumerate(node.input):
+            dq = by_output.get(name)
+            if dq is not None and dq.op_type == "DequantizeLinear":
+                q = by_output.get(dq.input[0])
+                if q is not None and q.op_type == "QuantizeLinear":
+                    node.input[index] = q.input[0]
+    while True:
+        used = {name for node in graph.node for name in node.input} | {v.name for v in graph.output}
+        unused = [node for node in graph.node if node.op_type in ("QuantizeLinear", "DequantizeLinear")
+                  and not any(name in used for name in node.output)]
+        if not unused:
+            return model
+        for node in unused:
+            graph.node.remove(node)
+
+
+def _autocast(source: Path, calibration: str, exclude: Sequence[str], data_max: float) -> onnx.ModelProto:
+    """ModelOpt AutoCast to FP16 (FP32 inputs and outputs) with the nodes named in `exclude` kept in FP32."""
+    import re
+
+    from utils.onnx.quiet import quiet_modelopt
+
+    with quiet_modelopt(f"converting {source} to FP16 with ModelOpt AutoCast"):
+        from modelopt.onnx.autocast import convert_to_mixed_precision
+
+        return convert_to_mixed_precision(onnx_path=str(source), low_precision_type="fp16", keep_io_types=True,
+                                          calibration_data=calibration, providers=["cpu"], data_max=data_max,
+                                          nodes_to_exclude=[f"{re.escape(name)}$" for name in exclude] or None)
+
+
+def _check_arguments(onnx_path: str | os.PathLike[str], precision: str, target_sqnr_db: object, method: str,
+                     max_evaluations: int) -> tuple[onnx.ModelProto, float]:
+    from utils.onnx.export import load_onnx
+    from utils.onnx.quantize import METHODS, is_quantized
+
+    if precision not in PRECISIONS:
+        raise WorkbookError(f"unknown precision {precision!r}; choose {' or '.join(PRECISIONS)}")
+    if method not in METHODS:
+        raise WorkbookError(f"unknown calibration method {method!r}; choose {' or '.join(METHODS)}")
+    try:
+        target = float(target_sqnr_db)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        target = math.nan
+    if isinstance(target_sqnr_db, bool) or not math.isfinite(target):
+        raise WorkbookError(f"target SQNR {target_sqnr_db!r} is not a number of dB; give one like 40")
+    if max_evaluations < 3:
+        raise WorkbookError(f"max_evaluations {max_evaluations} is too few; the search needs at least 3 model runs")
+    model = load_onnx(onnx_path)
+    if is_quantized(model):
+        raise WorkbookError(f"{onnx_path} is already quantized (it has Q/DQ or integer operators); search from the FP32 model")
+    return model, target
+
+
+def search_precision(onnx_path: str | os.PathLike[str], precision: str, inputs: Mapping[str, np.ndarray],
+                     target_sqnr_db: float, out_path: str | os.PathLike[str], *, method: str = "max",
+                     max_evaluations: int = DEFAULT_MAX_EVALUATIONS, data_max: float = 512.0) -> SearchResult:
+    """Find the few nodes of FP32 `onnx_path` to keep in higher precision (FP32) so that its `precision` ("fp16" or
+    "int8") model's logits reach `target_sqnr_db` against FP32 on `inputs` (arrays keyed by input name, first axis
+    = samples; INT8 calibrates on them too), and write that model atomically to `out_path` (see the module
+    docstring). If the target is not met within `max_evaluations` model runs, the best model found is written and
+    `met` is False. `method`: INT8 calibration, "max" or "entropy". `data_max`: AutoCast keeps in FP32 nodes whose
+    activations exceed it (its default, 512); `math.inf` leaves every FP16 decision to the search.
+
+    Refused with a one-line `WorkbookError`, nothing written: an unknown precision or method, a target that is not
+    a number, an already quantized model, inputs whose names or shapes do not fit the model.
+    """
+    import numpy as np
+    import onnx
+
+    from utils.files import atomic_path, ensure_writable_dir
+    from utils.onnx.fp16_emulation import FLOAT, emulate_fp16, float_outputs, fp32_nodes_of, tensor_types
+    from utils.onnx.quantize import _checked_calibration, quantize_int8
+
+    started = time.perf_counter()
+    source, out_path = Path(onnx_path), Path(out_path)
+    model, target = _check_arguments(source, precision, target_sqnr_db, method, max_evaluations)
+    data = _checked_calibration(dict(inputs), model, source)
+    ensure_writable_dir(out_path.parent)
+
+    types = tensor_types(model)
+    compute = [node for node in model.graph.node if node.op_type != "Constant"]
+    tensors = [name for node in compute for name in node.output if name and types.get(name) == FLOAT]
+    reference = _Reference(model, data, tensors)
+    evaluations = 1
+    history: list[SearchStep] = []
+
+    with tempfile.TemporaryDirectory(prefix=f".{out_path.name}.", dir=out_path.parent) as scratch:
+        if precision == "fp16":
+            calibration = str(Path(scratch) / "reference.npz")
+            np.savez(calibration, **data)
+            converter_kept = set(fp32_nodes_of(_autocast(source, calibration, (), data_max), model))
+            candidates = [node.name for node in compute if float_outputs(node, types)]
+
+            def candidate(kept: Sequence[str]) -> onnx.ModelProto:
+                return emulate_fp16(model, converter_kept | set(kept))
+
+            def shown(kept: Sequence[str]) -> tuple[str, ...]:
+                names = converter_kept | set(kept)
+                return tuple(node.name for node in compute if node.name in names)
+        else:
+            base_path = quantize_int8(source, Path(scratch) / "base.onnx", data, method=method)
+            base = onnx.load(str(base_path))
+            dequantized = {name for node in base.graph.node if node.op_type == "DequantizeLinear" for name in node.output}
+            quantized_names = {node.name for node in base.graph.node if any(name in dequantized for name in node.input)}
+            candidates = [node.name for node in compute if node.name in quantized_names]
+
+            def candidate(kept: Sequence[str]) -> onnx.ModelProto:
+                return _without_qdq(base, kept)
+
+            def shown(kept: Sequence[str]) -> tuple[str, ...]:
+                return tuple(node.name for node in compute if node.name in set(kept))
+
+        kept: list[str] = []
+        while evaluations < max_evaluations - 1:
+            sqnr, ratios = reference.measure(candidate(kept))
+            evaluations += 1
+            remaining = [name for name in candidates if name not in kept and name not in shown(kept)]
+            worst = _most_sensitive(model, remaining, ratios) if sqnr < target else None
+            history.append(SearchStep(shown(kept), sqnr, worst))
+            if worst is None:
+                break
+            kept.append(worst)
+        best = max(range(len(history)), key=lambda i: (history[i].sqnr_db, -i))
+        chosen = [name for name in kept[:best]]
+
+        final_path = Path(scratch) / "final.onnx"
+        if precision == "fp16":
+            final = _autocast(source, calibration, chosen, data_max)
+            onnx.save(final, str(final_path))
+            final_kept = fp32_nodes_of(final, model)
+            measured_by = "FP16 emulated on the FP32 graph (every FP16 tensor rounded), ONNX Runtime CPU"
+            if tuple(final_kept) == history[best].kept:
+                sqnr = history[best].sqnr_db
+            else:
+                sqnr, _ = reference.measure(emulate_fp16(model, final_kept))
+                evaluations += 1
+                history.append(SearchStep(tuple(final_kept), sqnr, None, final=True))
+        else:
+            measured_by = "INT8 Q/DQ model (FP32 elsewhere), ONNX Runtime CPU"
+            final_kept = list(history[best].kept)
+            if chosen:
+                quantize_int8(source, final_path, data, method=method, exclude_nodes=chosen)
+                sqnr, _ = reference.measure(onnx.load(str(final_path)))
+                evaluations += 1
+                history.append(SearchStep(tuple(final_kept), sqnr, None, final=True))
+            else:
+                shutil.copyfile(base_path, final_path)
+                sqnr = history[best].sqnr_db
+        with atomic_path(out_path) as tmp:
+            shutil.copyfile(final_path, tmp)
+    return SearchResult(kept=list(final_kept), sqnr_db=sqnr, evaluations=evaluations, met=sqnr >= target,
+                        node_count=len(compute), precision=precision, target_sqnr_db=target, out_path=out_path,
+                        measured_by=measured_by, seconds=time.perf_counter() - started, history=history)
