@@ -2,17 +2,20 @@
 # The original demo's comparison: ONNX Runtime against TensorRT, every intermediate tensor marked,
 # atol = rtol = 1e-3, verbose histograms; both runs saved so that `python -m utils diff` draws the plots.
 #
-# Usage: scripts/compare_onnx_trt_diff.sh MODEL.onnx [OUT_DIR] [--fp16] [--batch N]
+# Usage: scripts/compare_onnx_trt_diff.sh MODEL.onnx [OUT_DIR] [--fp16 | --int8 [--model NAME]] [--batch N]
+# --int8 quantizes MODEL.onnx (Q/DQ, FP16 elsewhere) on the workbook's calibration set for NAME first.
 # Needs an NVIDIA GPU, TensorRT (8.6, 10.x or 11.x) and Polygraphy. Run from the project's environment.
 set -euo pipefail
 
-usage() { echo "usage: $0 MODEL.onnx [OUT_DIR] [--fp16] [--batch N]" >&2; exit 2; }
+usage() { echo "usage: $0 MODEL.onnx [OUT_DIR] [--fp16 | --int8 [--model NAME]] [--batch N]" >&2; exit 2; }
 [[ $# -ge 1 ]] || usage
 onnx=$1; shift
-out=build/compare_cli; precision=fp32; batch=1
+out=build/compare_cli; precision=fp32; batch=1; model=
 while [[ $# -gt 0 ]]; do
   case $1 in
     --fp16) precision=fp16 ;;
+    --int8) precision=int8 ;;
+    --model) model=${2:?--model needs a name}; shift ;;
     --batch) batch=${2:?--batch needs a number}; shift ;;
     -*) usage ;;
     *) out=$1 ;;
@@ -22,27 +25,23 @@ done
 python=${PYTHON:-python}
 [[ -f $onnx ]] || { echo "error: ONNX file $onnx does not exist; export it with: python -m utils export --out $onnx" >&2; exit 2; }
 
-# Stop early, with the reason, where TensorRT cannot run; and learn how this TensorRT makes FP16 engines.
-trt_args=$("$python" - "$onnx" "$precision" <<'PY'
+# Stop early, with the reason, where TensorRT cannot run; and learn how this TensorRT builds the precision
+# (TensorRT 11 and TensorRT-RTX have no FP16/INT8 flags: the model's own types decide, strongly typed).
+trt_args=$("$python" - "$onnx" "$precision" "$model" <<'PY'
 import sys
-from utils.artifacts import fp16_twin_path
+from utils.compare.runs import polygraphy_tensorrt_model
 from utils.environment import engine_execution_unavailable
-from utils.onnx.precision import convert_to_fp16
-from utils.tensorrt.api import load_tensorrt
+from utils.errors import WorkbookError
 
-onnx_path, precision = sys.argv[1], sys.argv[2]
+onnx_path, precision, model_name = sys.argv[1], sys.argv[2], sys.argv[3] or None
 reason = engine_execution_unavailable()
 if reason:
     sys.exit(f"error: cannot run TensorRT here: {reason}")
-trt = load_tensorrt()
-if precision == "fp16" and trt.strongly_typed_only:
-    # TensorRT 11 and TensorRT-RTX have no FP16 flag: build the FP16 model, strongly typed.
-    fp16 = convert_to_fp16(onnx_path, fp16_twin_path(onnx_path))
-    print(f"MODEL={fp16} --strongly-typed")
-elif precision == "fp16":
-    print(f"MODEL={onnx_path} --fp16")
-else:
-    print(f"MODEL={onnx_path}")
+try:
+    path, flags = polygraphy_tensorrt_model(onnx_path, precision, model_name=model_name)
+except WorkbookError as exc:
+    sys.exit(f"error: {exc}")
+print(" ".join([f"MODEL={path}", *flags]))
 PY
 ) || exit 2
 trt_model=${trt_args%% *}; trt_model=${trt_model#MODEL=}

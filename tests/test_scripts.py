@@ -33,11 +33,18 @@ def test_missing_onnx_is_a_one_line_error(tmp_path):
 
 
 @pytest.mark.skipif(engine_execution_unavailable() is None, reason="TensorRT can run here; this tests the refusal")
-def test_without_a_runnable_tensorrt_it_says_why(tmp_path, lite0_onnx):
-    completed = run_script(str(lite0_onnx), str(tmp_path / "out"))
+@pytest.mark.parametrize("options", [[], ["--fp16"], ["--int8", "--model", "efficientnet_lite0"]])
+def test_without_a_runnable_tensorrt_it_says_why(tmp_path, lite0_onnx, options):
+    completed = run_script(str(lite0_onnx), str(tmp_path / "out"), *options)
     assert completed.returncode == 2
     assert f"cannot run TensorRT here: {engine_execution_unavailable()}" in completed.stderr
     assert not (tmp_path / "out").exists()
+    assert completed.stderr.count("\n") == 1
+
+
+def test_unknown_options_show_the_usage(tmp_path, lite0_onnx):
+    completed = run_script(str(lite0_onnx), "--int4")
+    assert completed.returncode == 2 and "usage:" in completed.stderr and "--int8 [--model NAME]" in completed.stderr
 
 
 # --- scripts/gpu_checks.py: its wiring, checked without a GPU --------------------------------------------------------

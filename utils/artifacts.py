@@ -114,14 +114,21 @@ def onnx_path(model_name: str, precision: str = "fp32", opset: int | None = None
         return fp32
     if precision == "fp16":
         return fp16_twin_path(fp32)
-    int8 = fp32.with_name(f"{fp32.stem}_int8{fp32.suffix}")
-    return int8 if precision == "int8" else fp16_twin_path(int8)
+    return int8_twin_path(fp32, "fp32" if precision == "int8" else "fp16")
 
 
 def fp16_twin_path(fp32_onnx: str | os.PathLike[str]) -> Path:
     """The FP16 twin of any FP32 ONNX file: beside it, `<stem>_fp16.onnx`."""
     fp32_onnx = Path(fp32_onnx)
     return fp32_onnx.with_name(f"{fp32_onnx.stem}{FP16_SUFFIX}{fp32_onnx.suffix}")
+
+
+def int8_twin_path(fp32_onnx: str | os.PathLike[str], high_precision: str = "fp16") -> Path:
+    """The INT8 (Q/DQ) twin of any FP32 ONNX file, beside it: `<stem>_int8.onnx` with FP32 outside the Q/DQ pairs,
+    `<stem>_int8_fp16.onnx` with FP16 there (the form TensorRT deploys)."""
+    fp32_onnx = Path(fp32_onnx)
+    int8 = fp32_onnx.with_name(f"{fp32_onnx.stem}_int8{fp32_onnx.suffix}")
+    return int8 if high_precision == "fp32" else fp16_twin_path(int8)
 
 
 def onnx_model(model_name: str, precision: str = "fp32", opset: int | None = None) -> Path:

@@ -14,6 +14,8 @@ if TYPE_CHECKING:
     import numpy as np
     from polygraphy.comparator import RunResults
 
+    from utils.tensorrt.api import TensorRT
+
 
 def run_onnxruntime(onnx_path: str | os.PathLike[str], feeds: Sequence[dict[str, np.ndarray]], *,
                     mark_all: bool = False, runner_name: str = "onnxrt") -> RunResults:
@@ -81,6 +83,36 @@ def run_tensorrt(onnx_path: str | os.PathLike[str], feeds: Sequence[dict[str, np
     runner = TrtRunner(EngineFromNetwork(network, config=config), name=runner_name or f"tensorrt-{precision}")
     with G_LOGGER.verbosity(G_LOGGER.ERROR):
         return Comparator.run([runner], data_loader=list(feeds))
+
+
+def polygraphy_tensorrt_model(onnx_path: str | os.PathLike[str], precision: str, *, model_name: str | None = None,
+                              tensorrt: TensorRT | None = None) -> tuple[Path, list[str]]:
+    """The model file and the `polygraphy run --trt` flags that build `precision` the way the installed TensorRT
+    documents: FP16 by flag (8.6, 10.x) or from the FP16 model, strongly typed (11.x, RTX); INT8 from the Q/DQ
+    model (FP16 elsewhere, calibrated on the workbook's set for `model_name`), with --int8 --fp16 on 8.6 and
+    strongly typed from 10.x on. Polygraphy's own --fp16/--int8 map onto builder flags TensorRT 11 removed."""
+    from utils import artifacts
+    from utils.tensorrt.api import load_tensorrt
+
+    trt = tensorrt or load_tensorrt()
+    onnx_path = Path(onnx_path)
+    if precision == "fp32":
+        return onnx_path, []
+    if precision == "fp16":
+        if trt.strongly_typed_only:
+            from utils.onnx.precision import convert_to_fp16
+
+            return convert_to_fp16(onnx_path, artifacts.fp16_twin_path(onnx_path)), ["--strongly-typed"]
+        return onnx_path, ["--fp16"]
+    if precision != "int8":
+        raise WorkbookError(f"unknown precision {precision!r}; choose fp32, fp16 or int8")
+    from utils.models import selected_model_name
+    from utils.onnx.quantize import quantize_int8
+
+    quantized = quantize_int8(onnx_path, artifacts.int8_twin_path(onnx_path, "fp16"),
+                              artifacts.calibration_set(selected_model_name(model_name)), high_precision="fp16")
+    flags = [f"--{flag.lower()}" for flag in trt.quantized_builder_flags()] or ["--strongly-typed"]
+    return quantized, flags
 
 
 def results_from_arrays(outputs: Sequence[dict[str, np.ndarray]], runner_name: str) -> RunResults:
