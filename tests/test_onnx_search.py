@@ -35,6 +35,14 @@ def _model(nodes, inits, last):
     return model
 
 
+def _conv_relu(index, source, nodes, inits, rng):
+    """Append conv<index> and relu<index> reading `source`; returns the ReLU's output name."""
+    node, more = _conv(f"conv{index}", source, (C, C), rng)
+    nodes += [node, helper.make_node("Relu", [node.output[0]], [f"relu{index}"], name=f"relu{index}")]
+    inits += more
+    return f"relu{index}"
+
+
 def _head(nodes, inits, source, rng):
     nodes.append(helper.make_node("GlobalAveragePool", [source], ["gap"], name="gap"))
     nodes.append(helper.make_node("Flatten", ["gap"], ["flat"], name="flatten"))
@@ -56,10 +64,7 @@ def fp16_overflow_net(path, blocks=8):
             inits += more + [numpy_helper.from_array(np.array(1e-3, np.float32), "small")]
             source = "scaled"
             continue
-        node, more = _conv(f"conv{i}", source, (C, C), rng)
-        nodes += [node, helper.make_node("Relu", [node.output[0]], [f"relu{i}"], name=f"relu{i}")]
-        inits += more
-        source = f"relu{i}"
+        source = _conv_relu(i, source, nodes, inits, rng)
     _head(nodes, inits, source, rng)
     onnx.save(_model(nodes, inits, source), str(path))
     return path
@@ -85,10 +90,7 @@ def int8_outlier_net(path):
     nodes += [node, helper.make_node("Relu", ["conv2.out"], ["relu2"], name="relu2")]
     source = "relu2"
     for i in (3, 4):
-        node, more = _conv(f"conv{i}", source, (C, C), rng)
-        nodes += [node, helper.make_node("Relu", [node.output[0]], [f"relu{i}"], name=f"relu{i}")]
-        inits += more
-        source = f"relu{i}"
+        source = _conv_relu(i, source, nodes, inits, rng)
     _head(nodes, inits, source, rng)
     onnx.save(_model(nodes, inits, source), str(path))
     return path
