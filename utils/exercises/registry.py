@@ -1,0 +1,77 @@
+"""The registry of self-checks: `@exercise("NN.K")` registers a check, `check("NN.K", answer, **context)` runs it.
+
+A check is a function `(answer, **context) -> str | None`. It raises `NotYetRight("what is wrong; hint: ...")` when
+the answer is wrong (one specific message per kind of mistake), and returns an optional sentence to print on
+success. `context` carries what the notebook measured (a largest difference, raw timings...), so checks compute
+the expected answer from the learner's own run instead of comparing with a number written down in advance.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from collections.abc import Callable
+from typing import Any
+
+Check = Callable[..., "str | None"]
+
+_CHECKS: dict[str, Check] = {}
+_ID = re.compile(r"^(\d{2})\.(\d+)$")
+
+
+class NotYetRight(AssertionError):
+    """The learner's answer is not right yet; the message says what is wrong and gives a hint."""
+
+
+def exercise(exercise_id: str) -> Callable[[Check], Check]:
+    """Register the decorated function as the check of `exercise_id` ("NN.K": lesson NN, exercise K)."""
+    if not _ID.match(exercise_id):
+        raise ValueError(f"exercise ids look like '04.2', not {exercise_id!r}")
+
+    def register(function: Check) -> Check:
+        if exercise_id in _CHECKS:
+            raise ValueError(f"exercise {exercise_id} is registered twice")
+        _CHECKS[exercise_id] = function
+        return function
+
+    return register
+
+
+def _load(exercise_id: str) -> Check:
+    from utils.errors import WorkbookError
+
+    match = _ID.match(exercise_id)
+    if not match:
+        raise WorkbookError(f"exercise ids look like '04.2', not {exercise_id!r}")
+    if exercise_id not in _CHECKS:
+        try:
+            importlib.import_module(f"utils.exercises.lesson{match.group(1)}")
+        except ModuleNotFoundError:
+            pass
+    try:
+        return _CHECKS[exercise_id]
+    except KeyError:
+        raise WorkbookError(f"there is no exercise {exercise_id}; check the id written above the exercise") from None
+
+
+def check(exercise_id: str, answer: Any, **context: Any) -> None:
+    """Check the learner's `answer` to exercise `exercise_id`; print a confirmation or raise `NotYetRight`."""
+    if answer is Ellipsis or answer is None:
+        raise NotYetRight(f"{exercise_id}: no answer yet; replace the `...` or `raise NotImplementedError` above "
+                          "with your code, run that cell, then this one")
+    praise = _load(exercise_id)(answer, **context)
+    print(f"✓ {exercise_id} correct" + (f": {praise}" if praise else ""))
+
+
+def registered() -> list[str]:
+    """Every exercise id whose lesson module has been loaded, sorted."""
+    return sorted(_CHECKS)
+
+
+def load_all() -> list[str]:
+    """Import every lesson module and return every exercise id."""
+    from pathlib import Path
+
+    for path in sorted(Path(__file__).parent.glob("lesson[0-9][0-9].py")):
+        importlib.import_module(f"utils.exercises.{path.stem}")
+    return registered()
