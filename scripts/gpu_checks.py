@@ -11,6 +11,10 @@ with the workbook installed (`make setup`):
    -> OUT_DIR/copy_bandwidth.csv
 2. PyTorch eager, PyTorch CUDA graphs and ONNX Runtime CUDA latency for every model and batch
    -> OUT_DIR/reference_gpu.csv
+3. With --precision: FP16 and INT8 models run for real on ONNX Runtime CUDA against what the CPU says of them,
+   per layer (utils.compare.emulation): the workbook's model converted by AutoCast, the FP16-overflow network all in
+   FP16 and as AutoCast splits it, and the INT8-outlier network's Q/DQ model (INT8 is not emulated: the CPU runs
+   the Q/DQ arithmetic itself, so CPU and CUDA are compared directly) -> OUT_DIR/precision_layers.csv
 """
 
 from __future__ import annotations
@@ -19,12 +23,14 @@ import argparse
 import csv
 import sys
 import tempfile
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
 COPY_BATCHES = (1, 8, 32, 256)
 SWEEP_RUNTIMES = ("pytorch-cuda", "pytorch-cuda-graphs", "onnxruntime-cuda")
 COPY_COLUMNS = ("direction", "batch", "bytes", "what", "runner_gbps", "plain_gbps", "ratio")
+PRECISION_COLUMNS = ("network", "tensor", "op", "fp16", "emulated_db", "cpu_db", "cuda_db")
 
 
 def runner_copy_bandwidth(batches: list[int], repeats: int) -> list[dict[str, object]]:
@@ -103,10 +109,90 @@ def write_copy_csv(rows: list[dict[str, object]], path: Path) -> None:
         writer.writerows(rows)
 
 
+def precision_models(model_name: str, folder: Path) -> list[tuple[str, Path, Path, dict[str, object]]]:
+    """(network, FP32 ONNX, reduced-precision ONNX, inputs) for the precision check: the workbook's model's FP16
+    (AutoCast) model on 16 evaluation photos, then the synthetic networks (written into `folder`)."""
+    from utils import artifacts
+
+    fp32 = artifacts.onnx_model(model_name, "fp32")
+    photos = {_input_name(fp32): artifacts.evaluation_set(model_name)[:16]}
+    return [(f"{model_name} fp16 (AutoCast)", fp32, artifacts.onnx_model(model_name, "fp16"), photos),
+            *fragile_precision_models(folder)]
+
+
+def fragile_precision_models(folder: Path) -> list[tuple[str, Path, Path, dict[str, object]]]:
+    """The FP16-overflow network all in FP16 and as AutoCast splits it, and the INT8-outlier network's Q/DQ model."""
+    import math
+
+    from utils.onnx.fragile import fp16_overflow_net, int8_outlier_net, samples
+    from utils.onnx.precision import convert_to_fp16
+    from utils.onnx.quantize import quantize_int8
+
+    overflow = fp16_overflow_net(folder / "fp16_overflow.onnx")
+    outlier = int8_outlier_net(folder / "int8_outlier.onnx")
+    calibration = samples()["input"]
+    return [
+        ("fp16_overflow all-fp16", overflow,
+         convert_to_fp16(overflow, folder / "all_fp16.onnx", reference_inputs=calibration, data_max=math.inf),
+         samples(seed=7)),
+        ("fp16_overflow autocast", overflow,
+         convert_to_fp16(overflow, folder / "autocast.onnx", reference_inputs=calibration), samples(seed=7)),
+        ("int8_outlier int8 (max)", outlier,
+         quantize_int8(outlier, folder / "int8.onnx", samples(32), method="max"), samples(seed=7)),
+    ]
+
+
+def _input_name(onnx_path: Path) -> str:
+    import onnx
+
+    model = onnx.load(str(onnx_path), load_external_data=False)
+    initializers = {init.name for init in model.graph.initializer}
+    return next(v.name for v in model.graph.input if v.name not in initializers)
+
+
+def precision_layers(model_name: str, out: Path) -> None:
+    """Per-layer SQNR of each reduced-precision model: emulated (FP16), real on the CPU provider, real on CUDA."""
+    from utils.compare.emulation import layer_predictions, prediction_summary
+    from utils.files import atomic_path
+
+    rows: list[dict[str, object]] = []
+    with tempfile.TemporaryDirectory() as scratch:
+        for network, fp32, reduced, inputs in precision_models(model_name, Path(scratch)):
+            layers = layer_predictions(fp32, reduced, inputs, providers=("cpu", "cuda"))  # type: ignore[arg-type]
+            for layer in layers:
+                rows.append({"network": network, "tensor": layer.tensor, "op": layer.op_type, "fp16": int(layer.fp16),
+                             "emulated_db": round(layer.emulated_sqnr_db, 2),
+                             "cpu_db": round(layer.measured_sqnr_db["cpu"], 2),
+                             "cuda_db": round(layer.measured_sqnr_db["cuda"], 2)})
+            comparisons = [("emulation", "cuda", layers), ("emulation", "cpu", layers)]
+            if "int8" in network:  # no emulation: the CPU provider's own Q/DQ run is the prediction
+                comparisons = [("CPU run", "cuda", [replace(layer, emulated_sqnr_db=layer.measured_sqnr_db["cpu"])
+                                                    for layer in layers])]
+            for predictor, provider, predicted in comparisons:
+                summary = prediction_summary(predicted, provider)
+                print(f"{network}: {predictor} vs {provider}: {summary.tensors} tensors compared, Spearman "
+                      f"{summary.rank_correlation:.3f}, median gap {summary.median_gap_db:+.2f} dB; overflow emulated "
+                      f"{list(summary.overflow_emulated)[:3]}{'...' if len(summary.overflow_emulated) > 3 else ''} "
+                      f"({len(summary.overflow_emulated)}), measured {list(summary.overflow_measured)[:3]} "
+                      f"({len(summary.overflow_measured)})")
+            logits = layers[-1]
+            print(f"{network}: logits SQNR emulated {logits.emulated_sqnr_db:.2f} dB, CPU {logits.measured_sqnr_db['cpu']:.2f}"
+                  f" dB, CUDA {logits.measured_sqnr_db['cuda']:.2f} dB")
+    with atomic_path(out / "precision_layers.csv") as tmp, open(tmp, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(PRECISION_COLUMNS))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
 def run(args: argparse.Namespace) -> int:
     from utils.gpu import require_gpu
 
     gpu = require_gpu("These checks")
+    if args.precision:
+        print(f"GPU: {gpu.name}, compute capability {gpu.compute_capability}")
+        args.out.mkdir(parents=True, exist_ok=True)
+        precision_layers(args.models.split(",")[0], args.out)
+        return 0
     if not args.copies_only:
         check_runtimes(SWEEP_RUNTIMES)
     print(f"GPU: {gpu.name}, compute capability {gpu.compute_capability}")
@@ -145,6 +231,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--iterations", type=int, default=50)
     parser.add_argument("--models", default="efficientnet_lite0,resnet50")
     parser.add_argument("--copies-only", action="store_true", help="measure the copies, skip the latency sweep")
+    parser.add_argument("--precision", action="store_true",
+                        help="only the precision check (3.) on the first of --models")
     args = parser.parse_args(argv)
 
     from utils.errors import WorkbookError

@@ -1,6 +1,7 @@
 """The scripts: the original demo's comparison script (its syntax, its refusals where TensorRT cannot run) and
 scripts/gpu_checks.py (what it measures and writes, with the GPU faked)."""
 
+import csv
 import importlib.util
 import os
 import subprocess
@@ -158,3 +159,23 @@ def test_gpu_checks_without_a_gpu_is_one_line_and_writes_nothing(tmp_path):
     assert completed.returncode == 2, completed.stderr
     assert completed.stderr.startswith("error: These checks need") and completed.stderr.count("\n") == 1, completed.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_the_precision_check_writes_one_row_per_layer_and_network(gpu_checks, monkeypatch, tmp_path, capsys):
+    import utils.compare.emulation as emulation
+
+    # The check's CUDA column comes from CUDAExecutionProvider; here the CPU provider stands in for it, so the
+    # wiring (networks, columns, summaries) is tested and the two columns must agree exactly.
+    monkeypatch.setitem(emulation.PROVIDERS, "cuda", "CPUExecutionProvider")
+    monkeypatch.setattr(gpu_checks, "precision_models", lambda model, folder: gpu_checks.fragile_precision_models(folder))
+    gpu_checks.precision_layers("efficientnet_lite0", tmp_path)
+    with open(tmp_path / "precision_layers.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert tuple(rows[0]) == gpu_checks.PRECISION_COLUMNS
+    networks = [row["network"] for row in rows]
+    assert networks.count("fp16_overflow all-fp16") == networks.count("fp16_overflow autocast") == 20
+    assert all(row["cpu_db"] == row["cuda_db"] for row in rows)
+    overflowed = [row["tensor"] for row in rows if row["network"] == "fp16_overflow all-fp16" and row["emulated_db"] == "-inf"]
+    assert overflowed[0] == "big.out" and overflowed[-1] == "logits"
+    printed = capsys.readouterr().out
+    assert "int8_outlier int8 (max): CPU run vs cuda" in printed and "fp16_overflow autocast: emulation vs cuda" in printed

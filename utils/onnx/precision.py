@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -12,23 +13,45 @@ from utils.files import atomic_path
 
 if TYPE_CHECKING:
     import numpy as np
+    import onnx
+
+
+DEFAULT_DATA_MAX = 512.0  # AutoCast's own default
+
+
+def autocast_fp16(source: str | os.PathLike[str], reference_npz: str | None, *, exclude_nodes: Sequence[str] = (),
+                  data_max: float = DEFAULT_DATA_MAX) -> onnx.ModelProto:
+    """ModelOpt AutoCast to FP16 with FP32 inputs and outputs, quietly: nodes named in `exclude_nodes` (exact names),
+    nodes whose activations on the inputs in `reference_npz` (or seeded random ones) exceed `data_max`, and nodes
+    whose weights do not fit FP16 stay FP32."""
+    import re
+
+    from utils.onnx.quiet import quiet_modelopt
+
+    with quiet_modelopt(f"converting {source} to FP16 with ModelOpt AutoCast"):
+        from modelopt.onnx.autocast import convert_to_mixed_precision
+
+        return convert_to_mixed_precision(onnx_path=str(source), low_precision_type="fp16", keep_io_types=True,
+                                          calibration_data=reference_npz, providers=["cpu"], data_max=data_max,
+                                          nodes_to_exclude=[f"^{re.escape(name)}$" for name in exclude_nodes] or None)
 
 
 def convert_to_fp16(source: str | os.PathLike[str], destination: str | os.PathLike[str], *,
-                    reference_inputs: np.ndarray | None = None) -> Path:
+                    reference_inputs: np.ndarray | None = None, exclude_nodes: Sequence[str] = (),
+                    data_max: float = DEFAULT_DATA_MAX) -> Path:
     """An FP16 copy of an FP32 ONNX model whose inputs and outputs stay FP32, made by NVIDIA ModelOpt's AutoCast.
 
     This is the form strongly typed TensorRT (11.x, TensorRT-RTX) builds into an FP16 engine. AutoCast runs the FP32
     model once on reference inputs and keeps in FP32 any node whose activations would overflow FP16 (above 512 in
     magnitude) or whose weights do not fit FP16; every other node becomes FP16. `reference_inputs` are preprocessed
     inputs [N, C, H, W] for a one-input model (such as `utils.calibration.calibration_inputs(model, 16)`); without
-    them AutoCast uses seeded random values in [-1, 1] (the same every run).
+    them AutoCast uses seeded random values in [-1, 1] (the same every run). `exclude_nodes` names nodes to keep in
+    FP32 as well; `data_max` (AutoCast's threshold) set to `math.inf` makes every node FP16 whatever its range.
     """
     import numpy as np
     import onnx
 
     from utils.onnx.export import load_onnx
-    from utils.onnx.quiet import quiet_modelopt
 
     source, destination = Path(source), Path(destination)
     model = load_onnx(source)  # a missing or broken file is one line before ModelOpt sees it
@@ -42,11 +65,7 @@ def convert_to_fp16(source: str | os.PathLike[str], destination: str | os.PathLi
             input_name = names[0]
             reference = str(Path(scratch) / "reference.npz")
             np.savez(reference, **{input_name: np.asarray(reference_inputs, dtype=np.float32)})
-        with quiet_modelopt(f"converting {source} to FP16 with ModelOpt AutoCast"):
-            from modelopt.onnx.autocast import convert_to_mixed_precision
-
-            half = convert_to_mixed_precision(onnx_path=str(source), low_precision_type="fp16", keep_io_types=True,
-                                              calibration_data=reference, providers=["cpu"])
+        half = autocast_fp16(source, reference, exclude_nodes=exclude_nodes, data_max=data_max)
     onnx.checker.check_model(half)
     with atomic_path(destination) as tmp:
         onnx.save(half, str(tmp))
