@@ -99,7 +99,8 @@ def cmd_precision_search(args: argparse.Namespace) -> int:
             inputs = {name: npz[name] for name in npz.files}
     except (OSError, ValueError) as exc:
         raise WorkbookError(f"cannot read {args.inputs} as an .npz of arrays keyed by input name ({exc})") from None
-    result = search_precision(args.onnx, args.precision, inputs, args.target_sqnr, args.out, method=args.method)
+    result = search_precision(args.onnx, args.precision, inputs, args.target_sqnr, args.out, method=args.method,
+                              max_evaluations=args.max_evaluations)
     sqnr = result.sqnr_db if math.isfinite(result.sqnr_db) else None
     if args.json:
         print(json.dumps({"kept": result.kept, "sqnr_db": sqnr, "evaluations": result.evaluations}))
@@ -163,6 +164,17 @@ def cmd_samples(args: argparse.Namespace) -> int:
 
     for path in write_sample_images(args.out):
         print(path)
+    return 0
+
+
+def cmd_student(args: argparse.Namespace) -> int:
+    from utils.exercises.student import make_student
+
+    written = make_student(args.notebooks, args.out)
+    for item in written:
+        print(f"{item.path}: {item.solutions} solution(s) hidden" + (f", {len(item.tagged)} cell(s) tagged raises-exception"
+                                                                      if item.tagged else ""))
+    print(f"wrote {len(written)} student notebooks to {args.out}")
     return 0
 
 
@@ -250,6 +262,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     from utils.compare.stats import DEFAULT_ATOL, DEFAULT_RTOL
     from utils.onnx.export import DEFAULT_OPSET
+    from utils.onnx.search import DEFAULT_MAX_EVALUATIONS
     from utils.runtimes import RUNTIMES
     from utils.tensorrt.build import DEFAULT_WORKSPACE_MIB, PRECISIONS
 
@@ -296,6 +309,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="logit SQNR against the FP32 model to reach, in dB")
     search.add_argument("--out", required=True, help="ONNX file to write (the best model found)")
     search.add_argument("--method", choices=("max", "entropy"), default="max", help="INT8 calibration method")
+    search.add_argument("--max-evaluations", type=int, default=DEFAULT_MAX_EVALUATIONS, metavar="N",
+                        help="model runs allowed, the FP32 reference and the final model included (default: %(default)s)")
     search.add_argument("--json", action="store_true", help='print {"kept", "sqnr_db", "evaluations"} as JSON')
     search.set_defaults(func=cmd_precision_search)
 
@@ -327,6 +342,11 @@ def build_parser() -> argparse.ArgumentParser:
     samples = commands.add_parser("samples", help="write scikit-image's sample photos as JPEG files")
     samples.add_argument("out", help="folder to write them to")
     samples.set_defaults(func=cmd_samples)
+
+    student = commands.add_parser("student", help="student notebooks: every solution block replaced by its hint")
+    student.add_argument("notebooks", help="folder of the instructor notebooks (NN_*.ipynb), e.g. notebooks")
+    student.add_argument("--out", required=True, help="folder to write the student notebooks to, e.g. build/student")
+    student.set_defaults(func=cmd_student)
 
     bench = commands.add_parser("bench", help="latency and throughput per backend and batch size")
     add_bench_arguments(bench)

@@ -44,10 +44,12 @@ def _load(exercise_id: str) -> Check:
     if not match:
         raise WorkbookError(f"exercise ids look like '04.2', not {exercise_id!r}")
     if exercise_id not in _CHECKS:
+        module = f"utils.exercises.lesson{match.group(1)}"
         try:
-            importlib.import_module(f"utils.exercises.lesson{match.group(1)}")
-        except ModuleNotFoundError:
-            pass
+            importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:  # the lesson exists but imports something missing: say so, don't hide it
+                raise
     try:
         return _CHECKS[exercise_id]
     except KeyError:
@@ -56,10 +58,11 @@ def _load(exercise_id: str) -> Check:
 
 def check(exercise_id: str, answer: Any, **context: Any) -> None:
     """Check the learner's `answer` to exercise `exercise_id`; print a confirmation or raise `NotYetRight`."""
+    function = _load(exercise_id)  # a mistyped id is reported before anything about the answer
     if answer is Ellipsis or answer is None:
         raise NotYetRight(f"{exercise_id}: no answer yet; replace the `...` or `raise NotImplementedError` above "
                           "with your code, run that cell, then this one")
-    praise = _load(exercise_id)(answer, **context)
+    praise = function(answer, **context)
     print(f"✓ {exercise_id} correct" + (f": {praise}" if praise else ""))
 
 
