@@ -10,6 +10,11 @@ MODEL ?= efficientnet_lite0
 BUILD ?= build
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 STAMP := $(VENV)/.installed
+# A folder of wheels (`make wheelhouse`) to install from instead of the internet: make setup WHEELHOUSE=wheelhouse
+WHEELHOUSE ?=
+PIP_SOURCE := $(if $(WHEELHOUSE),--no-index --find-links $(abspath $(WHEELHOUSE)),)
+# The student notebooks: each instructor notebook with its solutions replaced by hints (utils/exercises/student.py).
+STUDENT := $(BUILD)/student
 # The stubs mypy checks the TensorRT API against; scripts/prepare_tensorrt_stubs.py names the same version.
 TRT_STUBS_VERSION := 10.13.0.35.1
 STUBS_SRC := $(BUILD)/stubs-src
@@ -19,15 +24,15 @@ export WORKBOOK_BUILD_DIR ?= $(abspath $(BUILD))
 export MPLBACKEND ?= Agg
 export PYTHONUNBUFFERED := 1
 
-.PHONY: help setup run test unit notebooks-test typecheck lint bench lab clean
+.PHONY: help setup run test unit notebooks-test student browser-test html wheelhouse typecheck lint bench lab clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.txt -r requirements-dev.txt
+	$(PY) -m pip install --quiet $(PIP_SOURCE) --upgrade pip
+	$(PY) -m pip install --quiet $(PIP_SOURCE) -r requirements.txt -r requirements-dev.txt
 	# tensorrt-stubs never goes into the environment: its bare tensorrt/ folder would make `import tensorrt` succeed
 	# and break libraries that probe for TensorRT. Older setups installed it here; remove it (no-op if absent).
 	$(PY) -m pip uninstall --quiet -y tensorrt-stubs
@@ -45,13 +50,31 @@ run: setup  ## execute every notebook headless on $(MODEL); executed copies and 
 	done
 	@echo "Executed notebooks: $(BUILD)/notebooks; figures: $(BUILD)/figures"
 
-test: setup unit typecheck lint notebooks-test  ## every test: unit tests, mypy, ruff, notebooks with nbval
+test: setup unit typecheck lint notebooks-test browser-test  ## every test: unit, mypy, ruff, notebooks (nbval, and in JupyterLab)
 
 unit: setup
 	$(PY) -m pytest tests
 
-notebooks-test: setup
-	$(PY) -m pytest --nbval-lax --nbval-current-env -p no:randomly notebooks
+# Both versions under nbval: the instructor notebooks, where every check passes, and the student notebooks, where
+# only the cells tagged raises-exception (an exercise's cell and its check cell) may raise.
+notebooks-test: setup student  ## run the instructor and the student notebooks with nbval
+	$(PY) -m pytest --nbval-lax --nbval-current-env -p no:randomly notebooks $(STUDENT)
+
+# One download for a room of machines: copy wheelhouse/ to each (USB stick, share), then make setup WHEELHOUSE=wheelhouse.
+# The wheels are for this machine's Python version and platform; a room needs the same on every machine.
+wheelhouse:  ## download every wheel setup installs into wheelhouse/ (for a lab with poor internet)
+	$(PYTHON) -m pip download --quiet --dest wheelhouse pip setuptools -r requirements.txt -r requirements-dev.txt
+	@echo "wheelhouse/: $$(ls wheelhouse | wc -l) files, $$(du -sh wheelhouse | cut -f1); install with: make setup WHEELHOUSE=wheelhouse"
+
+# tests/browser is collected only when named (its conftest), so `unit` never starts a browser.
+browser-test: setup  ## every notebook run in JupyterLab in Chromium (Playwright); screenshots in build/browser
+	$(PY) -m pytest -p no:randomly tests/browser
+
+html: setup  ## the executed notebooks (make run) as static HTML with an index: build/html/index.html
+	$(PY) scripts/render_html.py --source $(BUILD)/notebooks --out $(BUILD)/html
+
+student: setup  ## the student notebooks in $(STUDENT): each solution replaced by its hint (nothing is executed)
+	$(PY) -m utils student notebooks --out $(STUDENT)
 
 # tensorrt-stubs only where mypy reads them: installed into $(STUBS_SRC) (once per version), repaired into $(BUILD)/stubs.
 # It declares a dependency on the real tensorrt (not installable without NVIDIA's index); the stubs need none, hence --no-deps.

@@ -129,9 +129,10 @@ def run_sweep(model_name: str, runtimes: Sequence[str] | None = None, batches: S
 
     `runtimes` and `precisions` choose the configurations (see `configurations`); None means the defaults.
     A configuration that cannot run is skipped, its reason printed and recorded in `skipped` under
-    "runtime/precision". A progress bar goes to stderr unless `progress` is False.
+    "runtime/precision". A progress bar goes to stderr unless `progress` is False (in a notebook, `tqdm.auto` makes
+    it a widget).
     """
-    from tqdm import tqdm
+    from tqdm.auto import tqdm
 
     from utils.models import get_model_spec
     from utils.runtimes import available_runtimes, open_runtime
