@@ -1,4 +1,5 @@
-"""The mixed-precision search on small synthetic networks, each with one deliberately fragile layer."""
+"""The mixed-precision search on small synthetic networks: one deliberately fragile layer (utils.onnx.fragile), or
+quantization noise spread evenly over many layers (`spread_noise_net`, here)."""
 
 import json
 import math
@@ -6,13 +7,49 @@ import math
 import numpy as np
 import onnx
 import pytest
+from onnx import TensorProto, helper, numpy_helper
 
 from utils import cli
 from utils.compare.quality import sqnr_db
 from utils.errors import WorkbookError
 from utils.onnx.fp16_emulation import emulate_fp16, emulation_session, fp32_nodes_of
-from utils.onnx.fragile import C, H, fp16_overflow_net, int8_outlier_net, samples
-from utils.onnx.search import search_precision
+from utils.onnx.fragile import C, H, _conv, fp16_overflow_net, int8_outlier_net, samples
+from utils.onnx.quantize import quantize_int8
+from utils.onnx.search import DEFAULT_MAX_EVALUATIONS, _next_batch_size, search_precision
+
+BRANCHES = 24
+
+
+def spread_noise_net(path, branches=BRANCHES, width=4, outlier=30.0):
+    """`branches` parallel branches, each `pre<i>` (its output channel 0 a constant outlier) then `branch<i>` (reading
+    that channel with 1/outlier weights), concatenated into the head: every `branch<i>`'s per-tensor INT8 input
+    scale is set by the outlier, so each adds about the same, independent, quantization noise to the logits."""
+    rng = np.random.default_rng(3)
+    nodes, inits, outputs = [], [], []
+    for i in range(branches):
+        node, (w, b) = _conv(f"pre{i}", "input", (C, C), rng)
+        w, b = numpy_helper.to_array(w).copy(), numpy_helper.to_array(b).copy()
+        w[0], b[0] = 0.0, outlier
+        inits += [numpy_helper.from_array(w, f"pre{i}.w"), numpy_helper.from_array(b, f"pre{i}.b")]
+        nodes += [node, helper.make_node("Relu", [node.output[0]], [f"pre_relu{i}"], name=f"pre_relu{i}")]
+        node, (w, b) = _conv(f"branch{i}", f"pre_relu{i}", (width, C), rng)
+        w = numpy_helper.to_array(w).copy()
+        w[:, 0] /= outlier
+        inits += [numpy_helper.from_array(w, f"branch{i}.w"), b]
+        nodes += [node, helper.make_node("Relu", [node.output[0]], [f"relu{i}"], name=f"relu{i}")]
+        outputs.append(f"relu{i}")
+    fc = (rng.standard_normal((branches * width, 10)) / np.sqrt(branches * width)).astype(np.float32)
+    inits.append(numpy_helper.from_array(fc, "fc.w"))
+    nodes += [helper.make_node("Concat", outputs, ["cat"], name="concat", axis=1),
+              helper.make_node("GlobalAveragePool", ["cat"], ["gap"], name="gap"),
+              helper.make_node("Flatten", ["gap"], ["flat"], name="flatten"),
+              helper.make_node("MatMul", ["flat", "fc.w"], ["logits"], name="fc")]
+    graph = helper.make_graph(nodes, "spread", [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", C, H, H])],
+                              [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", 10])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+    return path
 
 
 def run(model_or_path, inputs):
@@ -28,6 +65,11 @@ def fp16_net(tmp_path_factory):
 @pytest.fixture(scope="module")
 def int8_net(tmp_path_factory):
     return int8_outlier_net(tmp_path_factory.mktemp("int8") / "net.onnx")
+
+
+@pytest.fixture(scope="module")
+def spread_net(tmp_path_factory):
+    return spread_noise_net(tmp_path_factory.mktemp("spread") / "net.onnx")
 
 
 def test_emulation_shows_the_fp16_overflow_and_keeping_the_three_nodes_fixes_it(fp16_net):
@@ -72,15 +114,56 @@ def test_int8_search_keeps_exactly_the_consumer_of_the_outlier(int8_net, tmp_pat
     assert sqnr_db(run(int8_net, inputs), run(out, inputs)) >= 25
 
 
-def test_an_unreachable_target_exits_1_with_the_best_model(fp16_net, tmp_path, capsys):
+def quantized_readers(path):
+    model = onnx.load(str(path))
+    dequantized = {o for n in model.graph.node if n.op_type == "DequantizeLinear" for o in n.output}
+    return {n.name for n in model.graph.node if any(i in dequantized for i in n.input)}
+
+
+def test_spread_noise_grows_geometrically_then_bisects_to_the_shortest_prefix(spread_net, tmp_path):
+    out, inputs, target = tmp_path / "out.onnx", samples(32), 30.0
+    result = search_precision(spread_net, "int8", inputs, target, out)
+    assert result.met and result.evaluations <= DEFAULT_MAX_EVALUATIONS
+    assert result.evaluations == 1 + len(result.history)  # the FP32 reference, then one step per model run
+    # One node per model run, after the reference and before the final model, keeps at most 14 nodes in 16 runs.
+    assert len(result.kept) > DEFAULT_MAX_EVALUATIONS - 2
+    grown = [len(step.kept) for step in result.history if step.phase == "grow"]
+    added = [b - a for a, b in zip(grown, grown[1:])]
+    assert added[0] == 1 and all(a <= b <= 2 * a for a, b in zip(added, added[1:])) and max(added) >= 4
+    bisection = [step for step in result.history if step.phase == "bisect"]
+    assert bisection and result.history[-1].phase == "final" and set(result.history[-1].kept) == set(result.kept)
+    # The shortest prefix: the same set one node shorter was evaluated and missed; so does ModelOpt's own model of it.
+    shorter = [step for step in result.history
+               if step.phase != "final" and set(step.kept) < set(result.kept) and len(step.kept) == len(result.kept) - 1]
+    assert shorter and all(step.sqnr_db < target for step in shorter)
+    again = quantize_int8(spread_net, tmp_path / "shorter.onnx", inputs, exclude_nodes=shorter[0].kept)
+    assert sqnr_db(run(spread_net, inputs), run(again, inputs)) < target
+    assert sqnr_db(run(spread_net, inputs), run(out, inputs)) == pytest.approx(result.sqnr_db, abs=1e-6)
+    assert not set(result.kept) & quantized_readers(out)  # `kept`: what the written model leaves unquantized
+    assert {f"branch{i}" for i in range(BRANCHES)} - set(result.kept) <= quantized_readers(out)
+
+
+@pytest.mark.parametrize("size, previous, sqnr, expected", [
+    (1, None, 10.0, 1),  # the first step: nothing to judge yet
+    (1, 10.0, 12.0, 1),  # 2 dB a step, 10 steps left: the 18 dB gap closes
+    (1, 10.0, 11.0, 2),  # 1 dB a step cannot close 19 dB in 10 steps
+    (4, 10.0, 9.0, 8),  # a step that lost ground
+    (1, -math.inf, -math.inf, 1),  # still overflowing: the ranking names the overflowing node
+    (2, -math.inf, 20.0, 2),  # the overflow just fixed
+])
+def test_the_batch_doubles_when_a_step_cannot_close_the_gap_in_the_evaluations_left(size, previous, sqnr, expected):
+    assert _next_batch_size(size, previous, sqnr, target=30.0, left=10) == expected
+
+
+def test_a_target_out_of_the_budget_exits_1_with_the_best_model(fp16_net, tmp_path, capsys):
     npz, out = tmp_path / "in.npz", tmp_path / "out.onnx"
     np.savez(npz, **samples(8))
     code = cli.main(["precision-search", str(fp16_net), "--precision", "fp16", "--inputs", str(npz),
-                     "--target-sqnr", "400", "--out", str(out), "--json"])
+                     "--target-sqnr", "400", "--out", str(out), "--max-evaluations", "4", "--json"])
     assert code == 1 and out.is_file()
     printed = json.loads(capsys.readouterr().out)
     assert set(printed) == {"kept", "sqnr_db", "evaluations"}
-    assert 15 <= printed["evaluations"] <= 16 and isinstance(printed["sqnr_db"], float) and printed["sqnr_db"] < 400
+    assert printed["evaluations"] <= 4 and isinstance(printed["sqnr_db"], float) and printed["sqnr_db"] < 400
 
 
 def test_the_cli_prints_a_summary_and_exits_0_when_the_target_is_met(int8_net, tmp_path, capsys):
