@@ -43,12 +43,15 @@ setup: $(STAMP)  ## create .venv and install everything (runs once; again when r
 
 run: setup  ## execute every notebook headless on $(MODEL); executed copies and figures go to build/
 	mkdir -p $(BUILD)/notebooks
+	printf "notebook,model,seconds\n" > $(BUILD)/notebooks/run_times.csv
 	for notebook in $(NOTEBOOKS); do \
 	  echo "== $$notebook ($(MODEL))"; \
+	  started=$$(date +%s); \
 	  $(PY) -m jupyter nbconvert --to notebook --execute --ExecutePreprocessor.timeout=1800 \
 	    --output-dir $(BUILD)/notebooks "$$notebook"; \
+	  echo "$$(basename $$notebook),$(MODEL),$$(( $$(date +%s) - started ))" >> $(BUILD)/notebooks/run_times.csv; \
 	done
-	@echo "Executed notebooks: $(BUILD)/notebooks; figures: $(BUILD)/figures"
+	@echo "Executed notebooks: $(BUILD)/notebooks (run times: run_times.csv); figures: $(BUILD)/figures"
 
 test: setup unit typecheck lint notebooks-test browser-test  ## every test: unit, mypy, ruff, notebooks (nbval, and in JupyterLab)
 

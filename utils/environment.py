@@ -111,6 +111,8 @@ def notebook_plan() -> list[NotebookStatus]:
         NotebookStatus("05_benchmark", True, "CPU backends always; GPU backends where a GPU is visible"),
         NotebookStatus("06_quantization", run_reason is None,
                        "all of it" if run_reason is None else f"FP16/INT8 models on the CPU; the INT8 engine: {build_note}"),
+        NotebookStatus("07_precision_debugging", run_reason is None,
+                       "all of it" if run_reason is None else f"the search on the CPU; the searched engine: {build_note}"),
     ]
 
 

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 
     from utils.compare.quality import TensorQuality
     from utils.compare.stats import OutputStats
+    from utils.onnx.search import SearchResult
 
 # Polygraphy's text histograms: np.histogram's default of 10 bins (comparator/util.py: str_histogram).
 HISTOGRAM_BINS = 10
@@ -129,4 +130,44 @@ def log_error_histogram(reference: np.ndarray, target: np.ndarray, *, name: str,
         ax.set_xscale("log")
     ax.set(title=f"{name}: |difference| on log bins ({values.size - positive.size} exactly equal)",
            xlabel="absolute difference", ylabel="elements")
+    return figure
+
+
+def search_progress(result: SearchResult) -> Figure:
+    """A precision search's history (`utils.onnx.search`): the logit SQNR of every model it evaluated against the
+    number of nodes kept in higher precision, numbered by model run (run 1 is the FP32 reference; bisection steps
+    marked), with the target and the model written. An overflow (-inf) is drawn on the bottom edge."""
+    import math
+
+    from matplotlib.figure import Figure
+
+    steps = result.history
+    finite = [s.sqnr_db for s in steps if math.isfinite(s.sqnr_db)] + [result.target_sqnr_db]
+    floor, ceiling = min(finite) - 10.0, max(finite) + 10.0
+    figure = Figure(figsize=(8, 3.8), layout="constrained")
+    ax = figure.subplots()
+    kept = [len(s.kept) for s in steps]
+    shown = [min(max(s.sqnr_db, floor), ceiling) if not math.isnan(s.sqnr_db) else floor for s in steps]
+    searched = [i for i, s in enumerate(steps) if not s.final]
+    ax.plot([kept[i] for i in searched], [shown[i] for i in searched], "o:", lw=0.8, color="tab:blue",
+            label="model evaluated")
+    bisected = [i for i, s in enumerate(steps) if s.phase == "bisect"]
+    if bisected:
+        ax.plot([kept[i] for i in bisected], [shown[i] for i in bisected], "s", mfc="none", color="tab:purple", ms=9,
+                label="bisection step")
+    for i in searched:  # numbered as the search counts its model runs: run 1 is the FP32 reference
+        ax.annotate(str(i + 2), (kept[i], shown[i]), textcoords="offset points", xytext=(4, 4), fontsize="x-small")
+    overflowed = [i for i, s in enumerate(steps) if s.sqnr_db == -math.inf]
+    if overflowed:
+        ax.plot([kept[i] for i in overflowed], [floor] * len(overflowed), "v", color="tab:red", ms=9,
+                label="overflow (inf/NaN)")
+    final = len(result.kept)
+    ax.plot([final], [min(max(result.sqnr_db, floor), ceiling)], "*", color="tab:green", ms=14,
+            label=f"model written: {final} kept")
+    ax.axhline(result.target_sqnr_db, color="grey", ls="--", lw=0.8, label=f"target {result.target_sqnr_db:g} dB")
+    ax.set(xlabel=f"nodes kept in FP32 (of {result.node_count})", ylabel="logit SQNR against FP32 (dB)",
+           title=f"{result.precision.upper()} search: {result.evaluations} model runs, target "
+                 f"{'met' if result.met else 'missed'}", ylim=(floor - 2.0, ceiling))
+    ax.set_xlim(left=-0.5)
+    ax.legend(fontsize="small", loc="best")
     return figure

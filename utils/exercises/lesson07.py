@@ -1,0 +1,165 @@
+"""Checks for the exercises of 07_precision_debugging: which layer to keep in FP32, an SQNR in dB, FP16 overflow.
+
+Each check computes the expected answer from what the notebook measured (a per-layer SQNR table, a signal and a
+noise power, peak activations), so it holds for any model, calibration and machine.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from utils.exercises.registry import NotYetRight, exercise
+
+DB_TOLERANCE = 0.05  # dB: rounding to one decimal passes, a different formula does not
+FP16_MAX = 65504.0  # largest finite FP16 value
+FP16_INF_FROM = 65520.0  # round to nearest: magnitudes from here on become inf (halfway to 2**16, the next step)
+UINT16_MAX = 65535.0
+AUTOCAST_DATA_MAX = 512.0  # AutoCast's default margin: nodes whose activations exceed it stay FP32
+
+
+def _noise_ratio(sqnr_db: float) -> float:
+    """Noise-to-signal power ratio of an SQNR in dB (0 for an exact tensor, inf for an overflow)."""
+    return 10.0 ** (-sqnr_db / 10.0) if sqnr_db != -math.inf else math.inf
+
+
+def _added_noise(row: Mapping[str, Any]) -> float:
+    after, before = _noise_ratio(row["output_sqnr_db"]), _noise_ratio(row["input_sqnr_db"])
+    if math.isinf(after):
+        return math.inf if math.isfinite(before) else 0.0
+    return after - before
+
+
+@exercise("07.1")
+def layer_to_keep(answer: Any, *, table: Sequence[Mapping[str, Any]]) -> str:
+    """The layer that adds the most noise: rows of {"layer", "input_sqnr_db", "output_sqnr_db", "max_abs_error"}."""
+    names = [row["layer"] for row in table]
+    if not isinstance(answer, str):
+        raise NotYetRight(f"give one layer's name as a string (one of {', '.join(map(repr, names))}), "
+                          f"not a {type(answer).__name__}")
+    if answer not in names:
+        raise NotYetRight(f"{answer!r} is not a layer of the table; the layers are {', '.join(map(repr, names))}")
+    rows = {row["layer"]: row for row in table}
+    added = {name: _added_noise(row) for name, row in rows.items()}
+    expected = max(names, key=lambda name: added[name])
+    row, best = rows[answer], rows[expected]
+    summary = (f"{expected!r} takes its input at {best['input_sqnr_db']:.1f} dB and gives {best['output_sqnr_db']:.1f} dB: "
+               f"it adds {added[expected]:.3g} of noise per unit of signal")
+    if answer == expected:
+        return summary + "; keeping it in FP32 removes the noise at its source"
+    largest_error = max(names, key=lambda name: rows[name]["max_abs_error"])
+    drop = {name: r["input_sqnr_db"] - r["output_sqnr_db"] for name, r in rows.items()}
+    largest_drop = max(names, key=lambda name: drop[name] if drop[name] == drop[name] else -math.inf)
+    lowest = min(names, key=lambda name: rows[name]["output_sqnr_db"])
+    if answer == largest_error:
+        message = (f"{answer!r} has the largest absolute error ({row['max_abs_error']:.3g}), but its output is large "
+                   f"anyway: its SQNR is still {row['output_sqnr_db']:.1f} dB; compare SQNR, which is relative to "
+                   "each tensor's own signal")
+        if answer == largest_drop and math.isinf(row["input_sqnr_db"]):
+            message += ("; and a drop in dB from an exact input (inf dB) is infinite for any layer: compare the noise "
+                        "each layer adds, 10**(-SQNR/10) at its output minus at its input")
+        raise NotYetRight(message)
+    if answer == largest_drop:
+        if math.isinf(row["input_sqnr_db"]):
+            raise NotYetRight(f"{answer!r} has the largest drop in dB (inf to {row['output_sqnr_db']:.1f}), but a drop from "
+                              "an exact input (inf dB) is infinite for any noise at all; hint: convert to noise ratios, "
+                              "10**(-SQNR/10), and subtract the input's from the output's")
+        raise NotYetRight(f"{answer!r} has the largest drop in dB ({row['input_sqnr_db']:.1f} to {row['output_sqnr_db']:.1f}), "
+                          "but dB are logarithmic: 60 to 40 dB adds far less noise than 20 to 15 dB; hint: compare "
+                          "the noise added, 10**(-SQNR/10) at the output minus at the input")
+    if answer == lowest:
+        raise NotYetRight(f"{answer!r} has the lowest SQNR ({row['output_sqnr_db']:.1f} dB), but its input is already at "
+                          f"{row['input_sqnr_db']:.1f} dB: it inherits the noise from earlier layers; hint: look for "
+                          "where the noise is added, output noise ratio minus input noise ratio")
+    raise NotYetRight(f"{answer!r} adds {added[answer]:.3g} of noise per unit of signal ({row['input_sqnr_db']:.1f} to "
+                      f"{row['output_sqnr_db']:.1f} dB); another layer adds more; hint: compute "
+                      "10**(-out/10) - 10**(-in/10) for every row and take the largest")
+
+
+def _is_number(value: Any) -> bool:
+    import numbers
+
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+@exercise("07.2")
+def sqnr_from_powers(answer: Any, *, signal_power: float, noise_power: float) -> str:
+    """10·log10(signal power / noise power), in dB."""
+    if not _is_number(answer):
+        raise NotYetRight(f"give the SQNR as a number of dB, not a {type(answer).__name__}")
+    if not (signal_power > 0 and noise_power > 0):
+        raise NotYetRight("both powers must be positive for a finite SQNR; re-run the cells that measure them")
+    value, ratio = float(answer), signal_power / noise_power
+    expected = 10.0 * math.log10(ratio)
+
+    def near(x: float) -> bool:
+        return abs(value - x) <= DB_TOLERANCE
+
+    if near(expected):
+        return f"{expected:.2f} dB: the noise power is {1 / ratio:.2%} of the signal's (about {expected / 6.02:.1f} bits)"
+    if near(20.0 * math.log10(ratio)):
+        raise NotYetRight(f"{value:.2f} is 20·log10 of the power ratio: 20·log10 is for amplitudes (RMS values); "
+                          "powers take 10·log10")
+    if near(-expected):
+        raise NotYetRight(f"{value:.2f} dB has the right size and the wrong sign: you divided noise by signal; "
+                          "SQNR is signal over noise, positive when the signal is the larger")
+    if near(10.0 * math.log(ratio)) or near(20.0 * math.log(ratio)):
+        raise NotYetRight(f"{value:.2f} uses the natural logarithm; decibels use log10 (math.log10)")
+    if near(5.0 * math.log10(ratio)):
+        raise NotYetRight(f"{value:.2f} is 10·log10 of the RMS ratio (the square root of the power ratio); use the "
+                          "power ratio itself with 10·log10, or the RMS ratio with 20·log10")
+    if math.isclose(value, ratio, rel_tol=1e-3) or math.isclose(value, 1.0 / ratio, rel_tol=1e-3):
+        raise NotYetRight(f"{value:.4g} is the power ratio itself; express it in decibels: 10·log10(signal / noise)")
+    raise NotYetRight(f"{value:.3g} dB is not 10·log10(signal_power / noise_power) for these powers "
+                      f"({signal_power:.4g} and {noise_power:.4g}); hint: math.log10")
+
+
+def _overflows(value: float) -> bool:
+    import numpy as np
+
+    with np.errstate(over="ignore"):
+        return bool(np.isinf(np.float16(value)))
+
+
+@exercise("07.3")
+def fp16_overflows(answer: Any, *, peaks: Mapping[str, float]) -> str:
+    """The names in `peaks` (tensor -> its largest value, signed) that become ±inf when stored in FP16."""
+    if isinstance(answer, str) or not isinstance(answer, (list, tuple, set, frozenset)):
+        raise NotYetRight(f"give a list (or set) of names from `peaks`, not a {type(answer).__name__}")
+    chosen = set(answer)
+    unknown = sorted(name for name in chosen if name not in peaks)
+    if unknown:
+        raise NotYetRight(f"{unknown[0]!r} is not a name in `peaks`; answer with its keys")
+    expected = {name for name, value in peaks.items() if _overflows(value)}
+    if chosen == expected:
+        return (f"{len(expected)} of {len(peaks)} overflow; FP16's largest finite value is {FP16_MAX:g}, and round to "
+                f"nearest sends magnitudes from {FP16_INF_FROM:g} on to inf")
+    missed, extra = expected - chosen, chosen - expected
+
+    def show(names: set[str]) -> str:
+        return ", ".join(f"{name!r} ({peaks[name]:g})" for name in sorted(names))
+
+    negative = {name for name in missed if peaks[name] < 0}
+    rounded_down = {name for name in extra if FP16_MAX < abs(peaks[name]) < FP16_INF_FROM}
+    below_uint16 = {name for name in missed if abs(peaks[name]) <= UINT16_MAX}
+    margin = {name for name in extra if AUTOCAST_DATA_MAX < abs(peaks[name]) <= FP16_MAX}
+    if negative and negative == missed and not extra:
+        raise NotYetRight(f"you missed {show(negative)}: overflow is about magnitude, and a large negative value "
+                          "becomes -inf; hint: compare abs(value)")
+    if rounded_down and not missed:
+        raise NotYetRight(f"{show(rounded_down)} round down to {FP16_MAX:g}, the largest FP16, not to inf: FP16 rounds to "
+                          f"nearest, and only magnitudes from {FP16_INF_FROM:g} (halfway to the next step, 65536) "
+                          "become inf; hint: np.isinf(np.float16(value))")
+    if margin:
+        raise NotYetRight(f"{show(margin)} fit FP16 (up to {FP16_MAX:g}); {AUTOCAST_DATA_MAX:g} is AutoCast's safety "
+                          "margin for keeping nodes in FP32, not FP16's range")
+    if below_uint16 and below_uint16 == missed:
+        raise NotYetRight(f"you missed {show(below_uint16)}: {UINT16_MAX:g} is the largest uint16, not FP16's limit; "
+                          f"FP16 stops at {FP16_MAX:g} and rounds magnitudes from {FP16_INF_FROM:g} to inf")
+    parts = []
+    if missed:
+        parts.append(f"these overflow too: {show(missed)}")
+    if extra:
+        parts.append(f"these fit FP16: {show(extra)}")
+    raise NotYetRight("; ".join(parts) + f"; hint: a value overflows when abs(value) >= {FP16_INF_FROM:g}")
