@@ -42,6 +42,17 @@ def test_engine_names_differ_wherever_the_engines_do():
     assert artifacts.engine_path("resnet50", "fp16", tensorrt=TRT).name == "resnet50_fp16_b1-8-32_tensorrt.engine"
 
 
+def test_a_variant_names_its_own_engine_and_must_be_a_plain_word():
+    plain = artifacts.engine_path("efficientnet_lite0", "int8", (1, 8, 64), TRT)
+    searched = artifacts.engine_path("efficientnet_lite0", "int8", (1, 8, 64), TRT, variant="searched")
+    assert searched.name == "efficientnet_lite0_int8-searched_b1-8-64_tensorrt.engine" and searched != plain
+    assert artifacts.engine_path("efficientnet_lite0", "int8", (1, 8, 64), TRT, variant="fp16-kept").name.startswith(
+        "efficientnet_lite0_int8-fp16-kept_b1-8-64")
+    for bad in ("../x", "a b", "", "a_b"):
+        with pytest.raises(WorkbookError, match="engine variant"):
+            artifacts.engine_path("efficientnet_lite0", "int8", tensorrt=TRT, variant=bad)
+
+
 def test_onnx_model_exports_once_and_refreshes_a_stale_fp16_twin(tmp_path, monkeypatch, lite0_onnx):
     import shutil
 

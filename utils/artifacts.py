@@ -200,14 +200,19 @@ def evaluation_set(model_name: str) -> np.ndarray:
 
 
 def engine_path(model_name: str, precision: str, batch: tuple[int, int, int] = DEFAULT_ENGINE_BATCH,
-                tensorrt: TensorRT | None = None, *, tf32: bool = False) -> Path:
-    """The workbook's engine for a model, precision, batch profile and TensorRT flavour (the sidecar holds the rest)."""
+                tensorrt: TensorRT | None = None, *, tf32: bool = False, variant: str | None = None) -> Path:
+    """The workbook's engine for a model, precision, batch profile and TensorRT flavour (the sidecar holds the rest);
+    `variant` names a variant of the model (a lesson's: "searched"), as in `<model>_int8-searched_...`."""
+    from utils.errors import WorkbookError
     from utils.tensorrt.api import load_tensorrt
 
+    if variant is not None and not variant.replace("-", "").isalnum():
+        raise WorkbookError(f"engine variant {variant!r} must be letters, digits and dashes")
     trt = tensorrt or load_tensorrt()
     low, opt, high = batch
     math_mode = "-tf32" if tf32 and precision == "fp32" else ""
-    return _folder("engines") / f"{model_name}_{precision}{math_mode}_b{low}-{opt}-{high}_{trt.flavour}.engine"
+    named = f"-{variant}" if variant else ""
+    return _folder("engines") / f"{model_name}_{precision}{math_mode}{named}_b{low}-{opt}-{high}_{trt.flavour}.engine"
 
 
 def engine(model_name: str, precision: str, batch: tuple[int, int, int] = DEFAULT_ENGINE_BATCH, *,
