@@ -10,7 +10,7 @@ import math
 import os
 from typing import Any
 
-from utils.exercises.registry import NotYetRight, exercise
+from utils.exercises.registry import NotYetRight, exercise, is_number
 
 POWER_OF_TEN = 1e-6  # how close log10(answer) must be to a whole number for answer to count as a power of ten
 SAME_LOGITS = 1e-3  # two runs of the same FP32 model on the same image agree far better than this
@@ -64,16 +64,12 @@ def dynamic_input_axes(answer: Any, *, onnx_path: str | os.PathLike[str]) -> str
            f"{', '.join(str(fixed[i]) for i in sorted(fixed))}"
 
 
-def _is_number(value: Any) -> bool:
-    import numbers
-
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 @exercise("01.2")
 def separating_tolerance(answer: Any, *, parity: float, fp16_drift: float) -> str:
     """A power of ten that the FP32 ONNX Runtime output meets (difference <= tolerance) and the FP16 twin fails."""
-    if not _is_number(answer):
+    if not is_number(answer):
         raise NotYetRight(f"give the tolerance as a number, like 1e-3, not a {type(answer).__name__}")
     tolerance = float(answer)
     if not tolerance > 0 or not math.isfinite(tolerance):

@@ -12,7 +12,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from utils.exercises.registry import NotYetRight, exercise
+from utils.exercises.registry import NotYetRight, as_number, exercise
 
 if TYPE_CHECKING:
     import numpy as np
@@ -22,12 +22,6 @@ if TYPE_CHECKING:
 CLOSE = 1e-3  # relative: float32 against float64 arithmetic, or a value copied from a printout, still counts
 
 
-def _number(answer: Any, what: str) -> float:
-    import numbers
-
-    if isinstance(answer, bool) or not isinstance(answer, numbers.Real):
-        raise NotYetRight(f"give {what} as one number, not a {type(answer).__name__}")
-    return float(answer)
 
 
 def _close(a: float, b: float) -> bool:
@@ -45,7 +39,7 @@ def smallest_atol(answer: Any, *, reference: np.ndarray, target: np.ndarray, rto
     """The smallest atol with which `target` passes against `reference` at `rtol` (Polygraphy's elementwise rule)."""
     import numpy as np
 
-    atol = _number(answer, "the tolerance")
+    atol = as_number(answer, "the tolerance")
     absdiff, reldiff = _differences(reference, target)
     beyond_rtol = reldiff > rtol
     expected = float(absdiff[beyond_rtol].max(initial=0.0))
@@ -87,7 +81,7 @@ def rtol_alone(answer: Any, *, reference: np.ndarray, target: np.ndarray) -> str
     expected = float(reldiff.max(initial=0.0))
     target_values = np.asarray(target, np.float32)
     zeros = (target_values == 0) & (absdiff > 0)
-    rtol = _number(answer, "the rtol")
+    rtol = as_number(answer, "the rtol")
     if math.isnan(rtol):
         raise NotYetRight("nan: 0 / 0 where both runs give 0; hint: use compare.differences, which replaces zeros of "
                           f"the target by {RELDIFF_EPSILON:.3g} as Polygraphy does")

@@ -11,22 +11,14 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from utils.exercises.registry import NotYetRight, exercise
+from utils.exercises.registry import NotYetRight, as_number, exercise
 
 CLOSE = 1e-3  # relative: a value copied from a printout still counts
 SLOW_START = 1.1  # a first iteration this much slower than the steady median shows the warm-up
 
 
 def _number(answer: Any, what: str) -> float:
-    import numbers
-
-    import numpy as np
-
-    if isinstance(answer, np.ndarray) and answer.size == 1:
-        answer = answer.item()
-    if isinstance(answer, bool) or not isinstance(answer, numbers.Real):
-        raise NotYetRight(f"give {what} as one number, not a {type(answer).__name__}")
-    value = float(answer)
+    value = as_number(answer, what)
     if not math.isfinite(value):
         raise NotYetRight(f"{what} is a finite number; {value} is not")
     return value

@@ -11,7 +11,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from utils.exercises.registry import NotYetRight, exercise
+from utils.exercises.registry import NotYetRight, as_number, exercise
 
 if TYPE_CHECKING:
     import numpy as np
@@ -24,16 +24,6 @@ HALFWAY = 1e-4  # how close to .5 a value / scale must be for either rounding to
 INT8_MAX = 127  # symmetric INT8: -127..127, zero point 0 (TensorRT's Q/DQ)
 
 
-def _number(answer: Any, what: str) -> float:
-    import numbers
-
-    import numpy as np
-
-    if isinstance(answer, np.ndarray) and answer.size == 1:
-        answer = answer.item()
-    if isinstance(answer, bool) or not isinstance(answer, numbers.Real):
-        raise NotYetRight(f"give {what} as one number, not a {type(answer).__name__}")
-    return float(answer)
 
 
 @exercise("06.1")
@@ -43,7 +33,7 @@ def sqnr_by_hand(answer: Any, *, reference: np.ndarray, target: np.ndarray) -> s
 
     from utils.compare.quality import sqnr_db
 
-    value = _number(answer, "the SQNR in dB")
+    value = as_number(answer, "the SQNR in dB")
     expected = sqnr_db(reference, target)
     if not math.isfinite(expected):
         if value == expected:
@@ -117,7 +107,7 @@ def symmetric_int8(answer: Any, *, tensor: np.ndarray, values: np.ndarray) -> st
     if not isinstance(answer, tuple | list) or len(answer) != 2:
         raise NotYetRight("give a pair (scale, q): the scale, then the quantized values")
     scale_answer, q_answer = answer
-    scale = _number(scale_answer, "the scale")
+    scale = as_number(scale_answer, "the scale")
     data = np.asarray(tensor, np.float64)
     amax = float(np.abs(data).max())
     expected_scale = amax / INT8_MAX

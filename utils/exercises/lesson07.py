@@ -10,7 +10,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from utils.exercises.registry import NotYetRight, exercise
+from utils.exercises.registry import NotYetRight, exercise, is_number
 
 DB_TOLERANCE = 0.05  # dB: rounding to one decimal passes, a different formula does not
 FP16_MAX = 65504.0  # largest finite FP16 value
@@ -77,16 +77,12 @@ def layer_to_keep(answer: Any, *, table: Sequence[Mapping[str, Any]]) -> str:
                       "10**(-out/10) - 10**(-in/10) for every row and take the largest")
 
 
-def _is_number(value: Any) -> bool:
-    import numbers
-
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 @exercise("07.2")
 def sqnr_from_powers(answer: Any, *, signal_power: float, noise_power: float) -> str:
     """10·log10(signal power / noise power), in dB."""
-    if not _is_number(answer):
+    if not is_number(answer):
         raise NotYetRight(f"give the SQNR as a number of dB, not a {type(answer).__name__}")
     if not (signal_power > 0 and noise_power > 0):
         raise NotYetRight("both powers must be positive for a finite SQNR; re-run the cells that measure them")

@@ -66,6 +66,24 @@ def check(exercise_id: str, answer: Any, **context: Any) -> None:
     print(f"✓ {exercise_id} correct" + (f": {praise}" if praise else ""))
 
 
+def is_number(value: Any) -> bool:
+    """A real number, and not a bool (which Python counts as one)."""
+    import numbers
+
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def as_number(answer: Any, what: str) -> float:
+    """`answer` as a float (a one-element numpy array counts), or `NotYetRight` naming `what` was expected."""
+    import numpy as np
+
+    if isinstance(answer, np.ndarray) and answer.size == 1:
+        answer = answer.item()
+    if not is_number(answer):
+        raise NotYetRight(f"give {what} as one number, not a {type(answer).__name__}")
+    return float(answer)
+
+
 def registered() -> list[str]:
     """Every exercise id whose lesson module has been loaded, sorted."""
     return sorted(_CHECKS)

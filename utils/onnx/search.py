@@ -61,6 +61,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from utils.errors import WorkbookError
+from utils.onnx.precision import DEFAULT_DATA_MAX
 
 if TYPE_CHECKING:
     import numpy as np
@@ -256,20 +257,6 @@ def _without_qdq(quantized: onnx.ModelProto, nodes: Sequence[str]) -> onnx.Model
             graph.node.remove(node)
 
 
-def _autocast(source: Path, calibration: str, exclude: Sequence[str], data_max: float) -> onnx.ModelProto:
-    """ModelOpt AutoCast to FP16 (FP32 inputs and outputs) with the nodes named in `exclude` kept in FP32."""
-    import re
-
-    from utils.onnx.quiet import quiet_modelopt
-
-    with quiet_modelopt(f"converting {source} to FP16 with ModelOpt AutoCast"):
-        from modelopt.onnx.autocast import convert_to_mixed_precision
-
-        return convert_to_mixed_precision(onnx_path=str(source), low_precision_type="fp16", keep_io_types=True,
-                                          calibration_data=calibration, providers=["cpu"], data_max=data_max,
-                                          nodes_to_exclude=[f"{re.escape(name)}$" for name in exclude] or None)
-
-
 def _check_arguments(onnx_path: str | os.PathLike[str], precision: str, target_sqnr_db: object, method: str,
                      max_evaluations: int) -> tuple[onnx.ModelProto, float]:
     from utils.onnx.export import load_onnx
@@ -295,7 +282,7 @@ def _check_arguments(onnx_path: str | os.PathLike[str], precision: str, target_s
 
 def search_precision(onnx_path: str | os.PathLike[str], precision: str, inputs: Mapping[str, np.ndarray],
                      target_sqnr_db: float, out_path: str | os.PathLike[str], *, method: str = "max",
-                     max_evaluations: int = DEFAULT_MAX_EVALUATIONS, data_max: float = 512.0) -> SearchResult:
+                     max_evaluations: int = DEFAULT_MAX_EVALUATIONS, data_max: float = DEFAULT_DATA_MAX) -> SearchResult:
     """Find the few nodes of FP32 `onnx_path` to keep in higher precision (FP32) so that its `precision` ("fp16" or
     "int8") model's logits reach `target_sqnr_db` against FP32 on `inputs` (arrays keyed by input name, first axis
     = samples; INT8 calibrates on them too), and write that model atomically to `out_path` (see the module
@@ -311,6 +298,7 @@ def search_precision(onnx_path: str | os.PathLike[str], precision: str, inputs: 
 
     from utils.files import atomic_path, ensure_writable_dir
     from utils.onnx.fp16_emulation import FLOAT, emulate_fp16, float_outputs, fp32_nodes_of, tensor_types
+    from utils.onnx.precision import autocast_fp16
     from utils.onnx.quantize import _checked_calibration, quantize_int8
 
     started = time.perf_counter()
@@ -330,7 +318,7 @@ def search_precision(onnx_path: str | os.PathLike[str], precision: str, inputs: 
         if precision == "fp16":
             calibration = str(Path(scratch) / "reference.npz")
             np.savez(calibration, **data)
-            converter_kept = set(fp32_nodes_of(_autocast(source, calibration, (), data_max), model))
+            converter_kept = set(fp32_nodes_of(autocast_fp16(source, calibration, data_max=data_max), model))
             candidates = [node.name for node in compute if float_outputs(node, types)]
 
             def candidate(kept: Sequence[str]) -> onnx.ModelProto:
@@ -393,7 +381,7 @@ def search_precision(onnx_path: str | os.PathLike[str], precision: str, inputs: 
 
         final_path = Path(scratch) / "final.onnx"
         if precision == "fp16":
-            final = _autocast(source, calibration, chosen, data_max)
+            final = autocast_fp16(source, calibration, exclude_nodes=chosen, data_max=data_max)
             onnx.save(final, str(final_path))
             final_kept = fp32_nodes_of(final, model)
             measured_by = "FP16 emulated on the FP32 graph (every FP16 tensor rounded), ONNX Runtime CPU"
