@@ -2,7 +2,6 @@
 scripts/gpu_checks.py (what it measures and writes, with the GPU faked)."""
 
 import csv
-import importlib.util
 import os
 import subprocess
 import sys
@@ -12,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.script_modules import load_script
 from utils.environment import engine_execution_unavailable
 from utils.gpu import current_gpu
 
@@ -55,10 +55,7 @@ GPU_CHECKS = SCRIPT.parent / "gpu_checks.py"
 
 @pytest.fixture()
 def gpu_checks():
-    spec = importlib.util.spec_from_file_location("gpu_checks", GPU_CHECKS)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("gpu_checks")
 
 
 class FakeDeviceTensor:

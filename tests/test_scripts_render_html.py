@@ -5,27 +5,22 @@ the result in Chromium."""
 from __future__ import annotations
 
 import base64
-import importlib.util
 import io
 import re
-import sys
 from pathlib import Path
 
 import nbformat
 import pytest
 
-SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "render_html.py"
+from tests.script_modules import load_script
+
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 
 
 @pytest.fixture(scope="module")
 def render_html():
-    spec = importlib.util.spec_from_file_location("render_html", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
+    return load_script("render_html")
 
 
 def _png() -> str:

@@ -8,23 +8,14 @@ build/notebooks, so it never depends on `make run` having been run.
 
 from __future__ import annotations
 
-import importlib.util
 import re
-import sys
 from pathlib import Path
 
 import pytest
 
-RENDER_HTML = Path(__file__).resolve().parent.parent.parent / "scripts" / "render_html.py"
+from tests.script_modules import load_script
+
 TITLE = "42 · A small lesson"
-
-
-def _render_html_module():
-    spec = importlib.util.spec_from_file_location("render_html", RENDER_HTML)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +42,7 @@ def executed_dir(tmp_path_factory, chromium_path) -> Path:
 
 
 def test_the_html_edition_reads_offline(executed_dir, tmp_path, browser, screenshot_dir):
-    pages = _render_html_module().render_all(executed_dir, tmp_path / "html")
+    pages = load_script("render_html").render_all(executed_dir, tmp_path / "html")
     assert [page.title for page in pages] == [TITLE]
     context = browser.new_context(viewport={"width": 1200, "height": 900})
     blocked = []
