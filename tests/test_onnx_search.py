@@ -1,5 +1,6 @@
-"""The mixed-precision search on small synthetic networks: one deliberately fragile layer (utils.onnx.fragile), or
-quantization noise spread evenly over many layers (`spread_noise_net`, here)."""
+"""The mixed-precision search on small synthetic networks: one deliberately fragile layer (utils.onnx.fragile),
+quantization noise spread evenly over many layers (`spread_noise_net`, here), or noise one layer adds and the next
+amplifies (`inherited_noise_net`, here)."""
 
 import json
 import math
@@ -13,9 +14,9 @@ from utils import cli
 from utils.compare.quality import sqnr_db
 from utils.errors import WorkbookError
 from utils.onnx.fp16_emulation import emulate_fp16, emulation_session, fp32_nodes_of
-from utils.onnx.fragile import C, H, _conv, fp16_overflow_net, int8_outlier_net, samples
+from utils.onnx.fragile import C, H, _conv, _head, _model, fp16_overflow_net, int8_outlier_net, samples
 from utils.onnx.quantize import quantize_int8
-from utils.onnx.search import DEFAULT_MAX_EVALUATIONS, _next_batch_size, search_precision
+from utils.onnx.search import DEFAULT_MAX_EVALUATIONS, _next_batch_size, _quantized_nodes, _ranked, _Reference, search_precision
 
 BRANCHES = 24
 
@@ -49,6 +50,32 @@ def spread_noise_net(path, branches=BRANCHES, width=4, outlier=30.0):
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
     onnx.save(model, str(path))
+    return path
+
+
+def inherited_noise_net(path, perturb=0.05):
+    """`conv1` writes channels 1.. nearly alike plus an outlier channel 0, so `conv2`'s per-tensor INT8 input scale
+    is coarse (it passes channels 1.. on, channel 0 scaled down); `conv3` takes differences of those alike channels:
+    little signal is left, and the noise `conv2` added dominates its output, while its own input is quantized finely."""
+    rng = np.random.default_rng(4)
+    w1 = (rng.standard_normal(C) + perturb * rng.standard_normal((C, C))) / np.sqrt(C)
+    w1[0] = 0.0
+    b1 = np.full(C, 5.0)
+    b1[0] = 1000.0
+    w2 = np.eye(C)
+    w2[0, 0] = 1e-3
+    w3 = np.eye(C)
+    for k in range(1, C):
+        w3[k, 1 + k % (C - 1)] = -1.0
+    nodes, inits = [], []
+    for name, source, w, b, after in (("conv1", "input", w1, b1, "Relu"), ("conv2", "relu1", w2, np.zeros(C), "Relu"),
+                                      ("conv3", "relu2", w3, np.zeros(C), "Identity")):
+        inits += [numpy_helper.from_array(w[:, :, None, None].astype(np.float32), f"{name}.w"),
+                  numpy_helper.from_array(b.astype(np.float32), f"{name}.b")]
+        nodes += [helper.make_node("Conv", [source, f"{name}.w", f"{name}.b"], [f"{name}.out"], name=name),
+                  helper.make_node(after, [f"{name}.out"], [f"relu{name[-1]}"], name=f"relu{name[-1]}")]
+    _head(nodes, inits, "relu3", np.random.default_rng(5))
+    onnx.save(_model(nodes, inits, "relu3"), str(path))
     return path
 
 
@@ -141,6 +168,22 @@ def test_spread_noise_grows_geometrically_then_bisects_to_the_shortest_prefix(sp
     assert sqnr_db(run(spread_net, inputs), run(out, inputs)) == pytest.approx(result.sqnr_db, abs=1e-6)
     assert not set(result.kept) & quantized_readers(out)  # `kept`: what the written model leaves unquantized
     assert {f"branch{i}" for i in range(BRANCHES)} - set(result.kept) <= quantized_readers(out)
+
+
+def test_int8_ranks_by_the_noise_a_node_adds_itself_not_what_it_amplifies(tmp_path):
+    net, inputs = inherited_noise_net(tmp_path / "net.onnx"), samples(32)
+    model, base = onnx.load(str(net)), quantize_int8(net, tmp_path / "base.onnx", inputs)
+    reference = run(net, inputs)
+    gain = {name: sqnr_db(reference, run(quantize_int8(net, tmp_path / f"{name}.onnx", inputs, exclude_nodes=[name]),
+                                         inputs)) - sqnr_db(reference, run(base, inputs)) for name in ("conv2", "conv3")}
+    assert gain["conv2"] > 5.0 and abs(gain["conv3"]) < 1.0
+    # Output noise ratio minus the input's puts conv3 first: it amplifies the noise conv2 added.
+    candidates = sorted(_quantized_nodes(onnx.load(str(base))))
+    measured = _Reference(model, inputs, [name for node in model.graph.node for name in node.output])
+    assert _ranked(model, candidates, measured.measure(onnx.load(str(base)))[1])[0] == "conv3"
+    result = search_precision(net, "int8", inputs, 25, tmp_path / "out.onnx")
+    assert result.history[0].most_sensitive == "conv2" and result.kept == ["conv2"] and result.met
+    assert [step.phase for step in result.history] == ["grow", "grow", "final"]  # nothing kept, conv2, ModelOpt's
 
 
 @pytest.mark.parametrize("size, previous, sqnr, expected", [

@@ -5,9 +5,17 @@ TensorRT (11.x, TensorRT-RTX), where the precision of each layer is written in t
 
 Ranking: one evaluation of the reduced model with every intermediate tensor exposed (every node output marked as a
 graph output, as Polygraphy's `mark all` does) measures, against the FP32 run, how much noise each node adds: its
-output's noise-to-signal ratio minus its inputs' (10^(-SQNR/10), so noise powers add and a node fed by an exact graph
-input still gets a finite score; an output that becomes inf or NaN from finite inputs is the most sensitive of all;
-the graph outputs are measured too, so the node that writes the logits can be kept).
+output's noise-to-signal ratio minus its worst input's (10^(-SQNR/10), so noise powers add and a node fed by an exact
+graph input still gets a finite score; an output that becomes inf or NaN from finite inputs is the most sensitive of
+all; the graph outputs are measured too, so the node that writes the logits can be kept). INT8, while the next growth
+step adds at most OWN_NOISE_BATCH nodes, ranks instead by each node's own quantization noise: in the same run a
+shadow copy of every quantized node not kept yet reads its inputs before their Q/DQ pairs, and the score is the
+noise-to-signal ratio between the node's output and its shadow's. That one measures what keeping the node removes;
+the difference of ratios also credits a node with noise it only amplifies from upstream, which keeping it does not
+remove. Single nodes are where that matters; a batch of many nodes covers the noise either way, and there the
+difference of ratios did as well or better. On EfficientNet-Lite0 INT8 (kept nodes, current ranking / this one,
+every target met): 16 calibration inputs at 20, 25, 30 dB: 23/13, 26/27, 37/36; 32 evaluation inputs: 22/2, 25/25,
+44/39, at 20-30 s a search instead of 15-19 s (the shadows double the nodes run while they are built).
 Trying each node alone (or bisecting the whole graph) would cost about one evaluation per node; the ranking costs
 one per step, and each step re-ranks the nodes not kept yet.
 
@@ -23,10 +31,9 @@ A step that meets the target with several nodes has probably kept more than need
 step's batch, in rank order, for the shortest prefix that still meets the target (the prefix one node shorter has
 been evaluated and misses): log2(batch) more evaluations. A single culprit is still found in one step each, and
 spread noise costs about 2 log2(kept) evaluations rather than one per kept node (Lite0 INT8 at 20, 25 and 30 dB:
-12 or 13 evaluations). The nodes kept are only as few as the ranking is good: it scores the noise a node's output
-adds relative to its input, which is not the same as its effect on the logits (on Lite0 it puts every projection
-convolution first, though keeping them barely helps), so a bisection's shortest prefix is the shortest in rank
-order, not the smallest set that would meet the target.
+6 to 15 evaluations). The nodes kept are only as few as the ranking is good: neither score is a node's effect on
+the logits, so a bisection's shortest prefix is the shortest in rank order, not the smallest set that would meet
+the target.
 
 * FP16: candidates are evaluated by emulation on the FP32 graph (`utils.onnx.fp16_emulation`: every FP16 tensor
   rounded, overflow to inf), because ONNX Runtime's CPU provider hides FP16 errors. The split emulated is the
@@ -38,8 +45,9 @@ order, not the smallest set that would meet the target.
   so calibration is not repeated per step. The model written is ModelOpt's own, re-run with the kept nodes
   excluded, and the SQNR reported is measured on it. For Add nodes ModelOpt's exclusion differs from the emulation
   (an Add reading a Q/DQ shared with a quantized convolution stays quantized; one whose other inputs lost their
-  Q/DQ loses its own: Lite0 at 30 dB, 41 nodes chosen, 44 left unquantized), so `kept` is read from the written
-  model.
+  Q/DQ loses its own), so the re-run may leave an Add more, or one fewer, unquantized than chosen (Lite0 INT8 on 32
+  evaluation inputs: 38 chosen, 39 left unquantized at 30 dB; 26 and 25 at 25 dB); `kept` is read from the
+  written model.
 
 The SQNR is of all graph outputs (the logits) against the FP32 model on `inputs`, with ONNX Runtime's CPU provider
 and graph optimizations off. Every model run counts in `evaluations`: the FP32 reference, each candidate (growth
@@ -71,6 +79,7 @@ PRECISIONS = ("fp16", "int8")
 DEFAULT_MAX_EVALUATIONS = 16
 PROFILE_BYTES = 256 << 20  # FP32 intermediates kept for per-layer comparison; inputs beyond this give logits only
 CHUNK = 8  # samples per ONNX Runtime run
+OWN_NOISE_BATCH = 4  # INT8: rank by each node's own quantization noise while growth steps add at most this many
 
 
 @dataclass(frozen=True)
@@ -136,40 +145,76 @@ class _Reference:
     def _feed(self, start: int, stop: int) -> dict[str, np.ndarray]:
         return {name: array[start:stop] for name, array in self.inputs.items()}
 
-    def measure(self, model: onnx.ModelProto) -> tuple[float, dict[str, float]]:
-        """Logit SQNR of `model`, and the noise-to-signal ratio of each intermediate tensor it shares by name and of
-        each graph output (on the profiled inputs)."""
+    def measure(self, model: onnx.ModelProto, nodes: Sequence[str] = ()
+                ) -> tuple[float, dict[str, float], dict[str, float]]:
+        """Logit SQNR of `model`; the noise-to-signal ratio of each intermediate tensor it shares by name and of each
+        graph output (on the profiled inputs); and for each of `nodes` (of a Q/DQ model) the noise its own Q/DQ pairs
+        add to its outputs, against a twin of the node run on the same inputs before their Q/DQ pairs."""
         import numpy as np
 
         from utils.compare.quality import sqnr_db
 
         produced = {name for node in model.graph.node for name in node.output}
         shared = [name for name in self.tensors if name in produced]
-        session = _session(_with_outputs(model, shared))
+        shadowed, pairs = _with_shadows(model, nodes)
+        extra = list(dict.fromkeys(tensor for _, original, twin in pairs for tensor in (original, twin)
+                                   if tensor not in shared and tensor not in self.outputs))
+        session = _session(_with_outputs(shadowed, shared + extra))
         signal = dict.fromkeys(self.outputs + shared, 0.0)
         noise = dict.fromkeys(self.outputs + shared, 0.0)
+        own_signal, own_noise = dict.fromkeys(nodes, 0.0), dict.fromkeys(nodes, 0.0)
         logits: list[list[np.ndarray]] = []
         for start, stop, profiled in self._chunks():
             if not profiled:
                 logits.append(session.run(self.outputs, self._feed(start, stop)))
                 continue
-            results = session.run(self.outputs + shared, self._feed(start, stop))
+            results = session.run(self.outputs + shared + extra, self._feed(start, stop))
             logits.append(results[:len(self.outputs)])
-            for name, array in zip(self.outputs + shared, results):
-                reference = self.intermediates[name][start:stop].astype(np.float64)
-                signal[name] += float(np.sum(reference ** 2))
+            values = dict(zip(self.outputs + shared + extra, results))
+            compared = [(signal, noise, name, self.intermediates[name][start:stop], values[name])
+                        for name in self.outputs + shared]
+            compared += [(own_signal, own_noise, name, values[twin], values[original]) for name, original, twin in pairs]
+            for signals, noises, name, reference, array in compared:
+                reference = reference.astype(np.float64)
+                signals[name] += float(np.sum(reference ** 2))
                 with np.errstate(over="ignore", invalid="ignore"):
-                    noise[name] += float(np.sum((reference - array.astype(np.float64)) ** 2))
+                    noises[name] += float(np.sum((reference - array.astype(np.float64)) ** 2))
         flat = np.concatenate([np.concatenate([chunk[i] for chunk in logits]).ravel() for i in range(len(self.outputs))])
-        ratios = {}
-        for name in signal:
-            if not math.isfinite(noise[name]):
-                ratios[name] = math.inf
-            elif noise[name] == 0.0:
-                ratios[name] = 0.0
-            else:
-                ratios[name] = noise[name] / signal[name] if signal[name] > 0.0 else math.inf
-        return sqnr_db(self.logits, flat), ratios
+        return (sqnr_db(self.logits, flat), {name: _ratio(noise[name], signal[name]) for name in signal},
+                {name: _ratio(own_noise[name], own_signal[name]) for name in own_signal})
+
+
+def _with_shadows(quantized: onnx.ModelProto, nodes: Sequence[str]) -> tuple[onnx.ModelProto, list[tuple[str, str, str]]]:
+    """A copy of a Q/DQ model in which each of `nodes` has a twin reading its inputs before their Q/DQ pairs, and
+    (node, its output, the twin's) for each output."""
+    import onnx
+
+    if not nodes:
+        return quantized, []
+    model = onnx.ModelProto()
+    model.CopyFrom(quantized)
+    by_output = {name: node for node in model.graph.node for name in node.output}
+    wanted, pairs = set(nodes), []
+    for node in list(model.graph.node):
+        if node.name not in wanted:
+            continue
+        twin = onnx.NodeProto()
+        twin.CopyFrom(node)
+        twin.name = f"{node.name}/unquantized"
+        _read_before_qdq(twin, by_output)
+        del twin.output[:]
+        twin.output.extend(f"{name}/unquantized" if name else "" for name in node.output)
+        model.graph.node.append(twin)
+        pairs += [(node.name, name, f"{name}/unquantized") for name in node.output if name]
+    return model, pairs
+
+
+def _ratio(noise: float, signal: float) -> float:
+    if not math.isfinite(noise):
+        return math.inf
+    if noise == 0.0:
+        return 0.0
+    return noise / signal if signal > 0.0 else math.inf
 
 
 def _session(model: onnx.ModelProto):  # noqa: ANN202 - onnxruntime.InferenceSession, imported lazily
@@ -213,6 +258,13 @@ def _ranked(model: onnx.ModelProto, candidates: Sequence[str], ratios: Mapping[s
     return [name for _, name in sorted(scored, key=lambda item: -item[0])]
 
 
+def _ranked_by_own_noise(candidates: Sequence[str], own: Mapping[str, float]) -> list[str]:
+    """The candidate nodes of a Q/DQ model, the one whose own Q/DQ pairs add most noise to its outputs first
+    (`_Reference.measure`'s third result); ties keep the candidates' order."""
+    scored = [(own[name] if own[name] == own[name] else math.inf, name) for name in candidates if name in own]
+    return [name for _, name in sorted(scored, key=lambda item: -item[0])]
+
+
 def _next_batch_size(size: int, previous: float | None, sqnr: float, target: float, left: int) -> int:
     """Twice `size` when the step that moved the logits from `previous` to `sqnr` dB, repeated over the `left`
     evaluations still to come, would not close the gap to `target`; the same size otherwise, and while the model
@@ -228,6 +280,17 @@ def _quantized_nodes(model: onnx.ModelProto) -> set[str]:
     return {node.name for node in model.graph.node if any(name in dequantized for name in node.input)}
 
 
+def _read_before_qdq(node: onnx.NodeProto, by_output: Mapping[str, onnx.NodeProto]) -> None:
+    """Rewire each input of `node` that comes from a DequantizeLinear fed by a QuantizeLinear to the QuantizeLinear's
+    own input (`by_output`: the graph's nodes by output name)."""
+    for index, name in enumerate(node.input):
+        dq = by_output.get(name)
+        if dq is not None and dq.op_type == "DequantizeLinear":
+            q = by_output.get(dq.input[0])
+            if q is not None and q.op_type == "QuantizeLinear":
+                node.input[index] = q.input[0]
+
+
 def _without_qdq(quantized: onnx.ModelProto, nodes: Sequence[str]) -> onnx.ModelProto:
     """A copy of a Q/DQ model in which `nodes` read their inputs unquantized: each input that comes from a
     DequantizeLinear fed by a QuantizeLinear is rewired to the QuantizeLinear's own input; Q/DQ left unused go."""
@@ -241,12 +304,7 @@ def _without_qdq(quantized: onnx.ModelProto, nodes: Sequence[str]) -> onnx.Model
     for node in graph.node:
         if node.name not in wanted:
             continue
-        for index, name in enumerate(node.input):
-            dq = by_output.get(name)
-            if dq is not None and dq.op_type == "DequantizeLinear":
-                q = by_output.get(dq.input[0])
-                if q is not None and q.op_type == "QuantizeLinear":
-                    node.input[index] = q.input[0]
+        _read_before_qdq(node, by_output)
     while True:
         used = {name for node in graph.node for name in node.input} | {v.name for v in graph.output}
         unused = [node for node in graph.node if node.op_type in ("QuantizeLinear", "DequantizeLinear")
@@ -340,24 +398,32 @@ def search_precision(onnx_path: str | os.PathLike[str], precision: str, inputs: 
                 return tuple(node.name for node in compute if node.name in set(kept))
 
         trials: list[list[str]] = []  # the search's own kept nodes in each candidate, parallel to history
+        last = max_evaluations - 1  # the final model may need one more run
+        size, previous = 1, None  # growth: nodes the next step adds, and the SQNR before the last step
 
-        def trial(kept: list[str], phase: str) -> tuple[float, list[str]]:
-            """Evaluate the candidate keeping `kept`: its logit SQNR and, below the target, the rest ranked."""
+        def trial(kept: list[str], phase: str, shadows: bool = False) -> tuple[float, list[str]]:
+            """Evaluate the candidate keeping `kept`: its logit SQNR and, below the target, the rest ranked. With
+            `shadows` (INT8 growth), by their own quantization noise if the next step adds at most OWN_NOISE_BATCH."""
             nonlocal evaluations
-            sqnr, ratios = reference.measure(candidate(kept))
-            evaluations += 1
             held = set(shown(kept)) | set(kept)
-            ranking = _ranked(model, [name for name in candidates if name not in held], ratios) if sqnr < target else []
+            rest = [name for name in candidates if name not in held]
+            sqnr, ratios, own = reference.measure(candidate(kept), rest if shadows else ())
+            evaluations += 1
+            if sqnr >= target:
+                ranking = []
+            elif shadows and _next_batch_size(size, previous, sqnr, target, last - evaluations) <= OWN_NOISE_BATCH:
+                ranking = _ranked_by_own_noise(rest, own)
+            else:
+                ranking = _ranked(model, rest, ratios)
             history.append(SearchStep(shown(kept), sqnr, ranking[0] if ranking else None, phase))
             trials.append(list(kept))
             return sqnr, ranking
 
-        last = max_evaluations - 1  # the final model may need one more run
         kept: list[str] = []
         batch: list[str] = []  # what the last growth step added to `kept`, in rank order
-        size, previous, met = 1, None, False
-        while evaluations < last:
-            sqnr, ranking = trial(kept + batch, "grow")
+        met = False
+        while evaluations < last:  # shadows only while the own-noise ranking may follow: batches never shrink
+            sqnr, ranking = trial(kept + batch, "grow", shadows=precision == "int8" and size <= OWN_NOISE_BATCH)
             kept += batch
             if sqnr >= target:
                 met = True
@@ -388,7 +454,7 @@ def search_precision(onnx_path: str | os.PathLike[str], precision: str, inputs: 
             if tuple(final_kept) == history[best].kept:
                 sqnr = history[best].sqnr_db
             else:
-                sqnr, _ = reference.measure(emulate_fp16(model, final_kept))
+                sqnr, _, _ = reference.measure(emulate_fp16(model, final_kept))
                 evaluations += 1
                 history.append(SearchStep(tuple(final_kept), sqnr, None, "final"))
         else:
@@ -398,7 +464,7 @@ def search_precision(onnx_path: str | os.PathLike[str], precision: str, inputs: 
                 final = onnx.load(str(final_path))
                 quantized = _quantized_nodes(final)
                 final_kept = [name for name in candidates if name not in quantized]
-                sqnr, _ = reference.measure(final)
+                sqnr, _, _ = reference.measure(final)
                 evaluations += 1
                 history.append(SearchStep(tuple(final_kept), sqnr, None, "final"))
             else:
