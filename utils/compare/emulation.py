@@ -38,32 +38,19 @@ class LayerPrediction:
     measured_sqnr_db: dict[str, float]  # execution provider ("cuda", "cpu") -> SQNR of the real FP16 model
 
 
-def _marked(model: onnx.ModelProto, names: Sequence[str]) -> onnx.ModelProto:
-    """A copy of `model` with `names` also graph outputs, each with the element type shape inference gives it."""
-    import onnx
-    from onnx import helper
-
-    from utils.onnx.fp16_emulation import tensor_types
-
-    types = tensor_types(model)
-    marked = onnx.ModelProto()
-    marked.CopyFrom(model)
-    present = {v.name for v in marked.graph.output}
-    marked.graph.output.extend(helper.make_tensor_value_info(name, types.get(name, onnx.TensorProto.FLOAT), None)
-                               for name in names if name not in present)
-    return marked
-
-
 def _run(model: onnx.ModelProto, names: Sequence[str], inputs: Mapping[str, np.ndarray], provider: str,
          optimize: bool) -> dict[str, np.ndarray]:
     import numpy as np
     import onnxruntime
 
+    from utils.onnx.fp16_emulation import tensor_types, with_outputs
+
     options = onnxruntime.SessionOptions()
     options.log_severity_level = 3
     if not optimize:
         options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL
-    session = onnxruntime.InferenceSession(_marked(model, names).SerializeToString(), sess_options=options,
+    marked = with_outputs(model, names, tensor_types(model))
+    session = onnxruntime.InferenceSession(marked.SerializeToString(), sess_options=options,
                                            providers=[PROVIDERS[provider]])
     with np.errstate(over="ignore"):
         return {name: np.asarray(value, dtype=np.float32)

@@ -22,7 +22,7 @@ approximation from below of a GPU's FP16 error, and an exact view of where value
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -46,6 +46,20 @@ def tensor_types(model: onnx.ModelProto) -> dict[str, int]:
                 if attr.name == "value":
                     types.setdefault(node.output[0], attr.t.data_type)
     return types
+
+
+def with_outputs(model: onnx.ModelProto, names: Iterable[str], types: Mapping[str, int] | None = None) -> onnx.ModelProto:
+    """A copy of `model` with every tensor in `names` also a graph output (Polygraphy's `mark all`), each of the
+    element type `types` gives it (FLOAT where `types` is None or does not know it)."""
+    import onnx
+    from onnx import helper
+
+    marked = onnx.ModelProto()
+    marked.CopyFrom(model)
+    present = {v.name for v in marked.graph.output}
+    marked.graph.output.extend(helper.make_tensor_value_info(name, (types or {}).get(name, FLOAT), None)
+                               for name in names if name not in present)
+    return marked
 
 
 def float_outputs(node: onnx.NodeProto, types: dict[str, int]) -> list[str]:

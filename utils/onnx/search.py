@@ -69,6 +69,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from utils.errors import WorkbookError
+from utils.onnx.fp16_emulation import with_outputs
 from utils.onnx.precision import DEFAULT_DATA_MAX
 
 if TYPE_CHECKING:
@@ -119,7 +120,7 @@ class _Reference:
         self.inputs, self.count = inputs, len(next(iter(inputs.values())))
         self.outputs = [v.name for v in model.graph.output]
         self.tensors = [name for name in tensors if name not in self.outputs]
-        session = _session(_with_outputs(model, self.tensors))
+        session = _session(with_outputs(model, self.tensors))
         first = session.run(self.outputs + self.tensors, self._feed(0, 1))
         per_sample = sum(array.nbytes for array in first)
         self.profiled = max(1, min(self.count, PROFILE_BYTES // max(per_sample, 1)))
@@ -159,7 +160,7 @@ class _Reference:
         shadowed, pairs = _with_shadows(model, nodes)
         extra = list(dict.fromkeys(tensor for _, original, twin in pairs for tensor in (original, twin)
                                    if tensor not in shared and tensor not in self.outputs))
-        session = _session(_with_outputs(shadowed, shared + extra))
+        session = _session(with_outputs(shadowed, shared + extra))
         signal = dict.fromkeys(self.outputs + shared, 0.0)
         noise = dict.fromkeys(self.outputs + shared, 0.0)
         own_signal, own_noise = dict.fromkeys(nodes, 0.0), dict.fromkeys(nodes, 0.0)
@@ -221,19 +222,6 @@ def _session(model: onnx.ModelProto):  # noqa: ANN202 - onnxruntime.InferenceSes
     from utils.onnx.fp16_emulation import emulation_session
 
     return emulation_session(model)
-
-
-def _with_outputs(model: onnx.ModelProto, names: Sequence[str]) -> onnx.ModelProto:
-    """A copy of `model` with every tensor in `names` also a graph output (Polygraphy's `mark all`)."""
-    import onnx
-    from onnx import helper
-
-    marked = onnx.ModelProto()
-    marked.CopyFrom(model)
-    present = {v.name for v in marked.graph.output}
-    marked.graph.output.extend(helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, None)
-                               for name in names if name not in present)
-    return marked
 
 
 def _ranked(model: onnx.ModelProto, candidates: Sequence[str], ratios: Mapping[str, float]) -> list[str]:
