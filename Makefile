@@ -32,7 +32,13 @@ help:  ## list the targets
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet $(PIP_SOURCE) --upgrade pip
-	$(PY) -m pip install --quiet $(PIP_SOURCE) -r requirements.txt -r requirements-dev.txt
+	# PyPI downloads are sometimes cut off mid-file (seen in CI: a 46 MB CUDA wheel stuck at 16 MB through pip's six
+	# resumes); a new attempt starts that download again, and the wheels that did arrive come from pip's cache.
+	for attempt in 1 2 3; do \
+	  $(PY) -m pip install --quiet --retries 10 $(PIP_SOURCE) -r requirements.txt -r requirements-dev.txt && break; \
+	  if [ $$attempt = 3 ]; then echo "pip install failed 3 times; check the network (or use make setup WHEELHOUSE=dir)" >&2; exit 1; fi; \
+	  echo "pip install failed (attempt $$attempt of 3); trying again in 30 s" >&2; sleep 30; \
+	done
 	# tensorrt-stubs never goes into the environment: its bare tensorrt/ folder would make `import tensorrt` succeed
 	# and break libraries that probe for TensorRT. Older setups installed it here; remove it (no-op if absent).
 	$(PY) -m pip uninstall --quiet -y tensorrt-stubs
