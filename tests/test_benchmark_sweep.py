@@ -210,14 +210,6 @@ def test_a_runtime_that_fails_at_a_later_batch_keeps_its_earlier_rows(monkeypatc
 # --- on a GPU -----------------------------------------------------------------------------------------------------
 
 
-
-def stages_add_up_to_a_latency(row) -> bool:
-    """The split iterations' stages sum to about a latency: within half of it either way (they are other iterations,
-    and each extra event costs a few microseconds on the GPU, which shows at the identity engine's 0.04 ms)."""
-    total = row.h2d_ms + row.compute_ms + row.d2h_ms
-    return 0.5 * row.p50_ms <= total <= 1.5 * row.p50_ms + 0.02
-
-
 @needs_gpu
 def test_pytorch_cuda_and_cuda_graph_rows() -> None:
     rows = sweep.run_sweep(MODEL, ["pytorch-cuda", "pytorch-cuda-graphs"], [1, 8], iterations=30, warmup=5,
@@ -229,7 +221,6 @@ def test_pytorch_cuda_and_cuda_graph_rows() -> None:
         assert row.device == "cuda" and row.timer == "cuda-events (torch)" and row.gpu == current_gpu().name
         assert 0 < row.p50_ms <= row.p90_ms <= row.p99_ms
         assert row.h2d_ms > 0 and row.compute_ms > 0 and row.d2h_ms > 0
-        assert stages_add_up_to_a_latency(row)
         assert row.device_peak_mib > 10  # the weights alone are about 18 MiB
     by_key = {(r.backend, r.batch): r for r in rows}
     assert by_key[("pytorch-cuda", 8)].h2d_ms > by_key[("pytorch-cuda", 1)].h2d_ms  # 8 images copy longer than 1
@@ -272,7 +263,6 @@ def test_tensorrt_rows_at_both_precisions() -> None:
     for row in rows:
         assert row.timer == "cuda-events (pycuda)" and row.tensorrt_version
         assert row.h2d_ms > 0 and row.compute_ms > 0 and row.d2h_ms > 0
-        assert stages_add_up_to_a_latency(row)
 
 
 @needs_gpu
@@ -288,7 +278,6 @@ def test_tensorrt_runtime_stages_with_an_identity_engine(monkeypatch: pytest.Mon
                                                              ("tensorrt", 32, "cuda-events (pycuda)")]
     for row in rows:
         assert row.h2d_ms > 0 and row.compute_ms > 0 and row.d2h_ms > 0
-        assert stages_add_up_to_a_latency(row)
         assert row.device_peak_mib >= 2 * 32 * 3 * 224 * 224 * 4 / 2**20 * 0.99  # both buffers, sized for batch 32
     assert rows[1].h2d_ms > rows[0].h2d_ms  # 32 images take longer to copy than one
 
