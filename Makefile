@@ -33,7 +33,7 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet $(PIP_SOURCE) --upgrade pip
 	# PyPI downloads are sometimes cut off mid-file (seen in CI: a 46 MB CUDA wheel stuck at 16 MB through pip's six
-	# resumes); a new attempt starts that download again, and the wheels that did arrive come from pip's cache.
+	# resumes); a new attempt starts that download again, and what is installed already is not installed twice.
 	for attempt in 1 2 3; do \
 	  $(PY) -m pip install --quiet --retries 10 $(PIP_SOURCE) -r requirements.txt -r requirements-dev.txt && break; \
 	  if [ $$attempt = 3 ]; then echo "pip install failed 3 times; check the network (or use make setup WHEELHOUSE=dir)" >&2; exit 1; fi; \

@@ -6,7 +6,9 @@
 (JupyterLab's look; figures are the notebooks' inline PNG outputs, embedded as data: URIs) into build/html/<name>.html,
 and writes build/html/index.html listing every lesson by its title (the notebook's first markdown heading).
 
-The pages need no network. A Jupyter widget output (a tqdm progress bar in a notebook) would need the widget manager
+The pages need no network and ask for none: nbconvert's page loads require.js and MathJax from a CDN in its <head>,
+which a browser without internet (or behind a firewall that drops packets) waits on before drawing anything; the
+lessons use neither (no maths, no interactive widgets), so the template here leaves both out. A Jupyter widget output (a tqdm progress bar in a notebook) would need the widget manager
 from a CDN to draw; instead its saved final state becomes plain HTML (boxes, text, an HTML <progress> element), or,
 for a widget this does not know, its text form; the saved widget state itself is left out of the page.
 """
@@ -27,6 +29,11 @@ DEFAULT_SOURCE = "build/notebooks"
 DEFAULT_DESTINATION = "build/html"
 NOTEBOOK_PATTERN = "[0-9][0-9]_*.ipynb"  # the lessons, as the Makefile's NOTEBOOKS names them
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+# JupyterLab's page (nbconvert's lab template) without the two scripts it would fetch from a CDN.
+OFFLINE_TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
+{%- block html_head_js_requirejs -%}{%- endblock html_head_js_requirejs -%}
+{%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
+"""
 HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$")
 INDEX_TITLE = "The TensorRT workbook"
 # ipywidgets' bar styles (tqdm: success when done, danger when interrupted), in JupyterLab's colours.
@@ -102,6 +109,7 @@ def without_widgets(notebook: Any) -> Any:
 def render_notebook(source: str | Path, destination_dir: str | Path) -> Page:
     """`source` (an executed notebook) as `destination_dir/<name>.html`, titled with its first heading."""
     import nbformat
+    from jinja2 import DictLoader
     from nbconvert import HTMLExporter
 
     from utils.files import atomic_path
@@ -115,7 +123,8 @@ def render_notebook(source: str | Path, destination_dir: str | Path) -> Page:
     title = notebook_title(notebook, source.stem)
     notebook = without_widgets(notebook)
     notebook.metadata["title"] = title  # the page's <title>
-    exporter = HTMLExporter(template_name="lab", embed_images=True)
+    exporter = HTMLExporter(template_name="lab", embed_images=True, template_file="offline.html.j2",
+                            extra_loaders=[DictLoader({"offline.html.j2": OFFLINE_TEMPLATE})])
     body, _ = exporter.from_notebook_node(notebook, resources={"metadata": {"name": source.stem,
                                                                             "path": str(source.parent)}})
     destination = Path(destination_dir) / f"{source.stem}.html"

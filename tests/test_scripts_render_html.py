@@ -84,6 +84,8 @@ def test_every_lesson_becomes_a_page_with_its_figure_and_the_index_links_them(re
     page = (out / "01_second.html").read_text()
     assert "<title>01 · Second &lt;lesson&gt; &amp; more</title>" in page
     assert f'src="data:image/png;base64,{png}' in page.replace("\n", "")  # the figure travels inside the page
+    assert re.findall(r"<script[^>]*\bsrc=", page) == []  # nothing fetched from a CDN (require.js, MathJax)
+    assert 'class="jp-Notebook' in page  # still JupyterLab's page
     index = (out / "index.html").read_text()
     links = re.findall(r'<a href="([^"]+)">([^<]*)</a>', index)
     assert links == [("00_first.html", "00_first"), ("01_second.html", "01 · Second &lt;lesson&gt; &amp; more")]
