@@ -157,7 +157,9 @@ def test_parser_rejection_names_the_node(tmp_path):
 
 
 @needs_cpu_build
+@pytest.mark.filterwarnings("ignore:You are using the legacy TorchScript-based ONNX export:DeprecationWarning")
 def test_fixed_batch_onnx_needs_a_matching_profile(tmp_path, lite0_model):
+    """A fixed-batch export, made as a learner would with the exporter the workbook uses (TorchScript)."""
     import torch
 
     fixed = tmp_path / "fixed.onnx"

@@ -12,20 +12,12 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from utils.exercises.registry import NotYetRight, as_number, exercise
+from utils.exercises.registry import NotYetRight, as_number, close_to, exercise
 
 if TYPE_CHECKING:
     import numpy as np
 
     from utils.compare.stats import OutputStats
-
-CLOSE = 1e-3  # relative: float32 against float64 arithmetic, or a value copied from a printout, still counts
-
-
-
-
-def _close(a: float, b: float) -> bool:
-    return math.isclose(a, b, rel_tol=CLOSE, abs_tol=1e-30)
 
 
 def _differences(reference: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -44,18 +36,18 @@ def smallest_atol(answer: Any, *, reference: np.ndarray, target: np.ndarray, rto
     beyond_rtol = reldiff > rtol
     expected = float(absdiff[beyond_rtol].max(initial=0.0))
     largest = float(absdiff.max(initial=0.0))
-    if _close(atol, expected) or atol == expected:
+    if close_to(atol, expected) or atol == expected:
         within = int(np.count_nonzero(~beyond_rtol))
         return (f"atol = {expected:.4g} with rtol = {rtol:g}: {within} of {absdiff.size} elements are within rtol and "
                 f"pass whatever atol is, so atol only has to cover the other {absdiff.size - within} "
                 f"(the largest |diff| of all is {largest:.4g})")
     if not math.isfinite(atol) or atol < 0:
         raise NotYetRight(f"a tolerance is a finite number >= 0; {atol:g} is not")
-    if _close(atol, rtol):
+    if close_to(atol, rtol):
         raise NotYetRight(f"{atol:g} is the rtol; the question is the atol that goes with it; hint: "
                           "compare.differences(reference, target) gives |diff| and |diff| / |target|")
     if atol > expected:
-        if _close(atol, largest):
+        if close_to(atol, largest):
             raise NotYetRight(f"{atol:.4g} is the largest |diff| of all elements: it passes, but it is not the smallest; "
                               f"an element fails only if it exceeds both tolerances, so the elements within rtol = "
                               f"{rtol:g} pass whatever atol is; hint: the largest |diff| among elements with "
@@ -63,7 +55,7 @@ def smallest_atol(answer: Any, *, reference: np.ndarray, target: np.ndarray, rto
         raise NotYetRight(f"{atol:.4g} passes, but a smaller atol passes too; hint: the largest |diff| among the "
                           "elements whose reldiff exceeds rtol")
     failing = int(np.count_nonzero(beyond_rtol & (absdiff > atol)))
-    if _close(atol, float(np.mean(absdiff))) or _close(atol, float(np.median(absdiff))):
+    if close_to(atol, float(np.mean(absdiff))) or close_to(atol, float(np.median(absdiff))):
         raise NotYetRight(f"{atol:.4g} is a typical |diff| (mean or median); a tolerance must cover the worst element "
                           f"that is beyond rtol: {failing} elements still fail; hint: a max, not a mean")
     raise NotYetRight(f"too small: {failing} elements still exceed both atol = {atol:.4g} and rtol = {rtol:g}; hint: "
@@ -85,7 +77,7 @@ def rtol_alone(answer: Any, *, reference: np.ndarray, target: np.ndarray) -> str
     if math.isnan(rtol):
         raise NotYetRight("nan: 0 / 0 where both runs give 0; hint: use compare.differences, which replaces zeros of "
                           f"the target by {RELDIFF_EPSILON:.3g} as Polygraphy does")
-    if _close(rtol, expected):
+    if close_to(rtol, expected):
         return (f"rtol alone would have to be {expected:.3g}: {int(zeros.sum())} elements are exactly 0 in the "
                 f"target but not in the reference, and |diff| / {RELDIFF_EPSILON:.2g} is huge. A 'tolerance' that "
                 "large accepts anything; next to zeros (ReLU, Clip) only atol can judge, so give both")
@@ -93,15 +85,15 @@ def rtol_alone(answer: Any, *, reference: np.ndarray, target: np.ndarray) -> str
         raise NotYetRight("inf: you divided by |target| where the target is 0; Polygraphy replaces those zeros by "
                           f"{RELDIFF_EPSILON:.3g} (compare.differences does too), which gives a finite, huge rtol")
     nonzero = ~zeros & (target_values != 0)
-    if nonzero.any() and _close(rtol, float(reldiff[nonzero].max())) and zeros.any():
+    if nonzero.any() and close_to(rtol, float(reldiff[nonzero].max())) and zeros.any():
         raise NotYetRight(f"you left out the {int(zeros.sum())} elements where the target is exactly 0: Polygraphy keeps "
                           f"them and divides by {RELDIFF_EPSILON:.3g}, and they are the ones rtol alone cannot pass; "
                           "hint: the max of all reldiff")
     by_reference = absdiff / np.abs(np.where(np.asarray(reference, np.float32) == 0, RELDIFF_EPSILON, reference))
-    if _close(rtol, float(by_reference.max(initial=0.0))):
+    if close_to(rtol, float(by_reference.max(initial=0.0))):
         raise NotYetRight("you divided by |reference|; Polygraphy divides by the second run's (the target's) "
                           "magnitude; hint: compare.differences(reference, target)")
-    if _close(rtol, float(absdiff.max(initial=0.0))):
+    if close_to(rtol, float(absdiff.max(initial=0.0))):
         raise NotYetRight(f"{rtol:.4g} is the largest absolute difference; rtol is compared with |diff| / |target|; "
                           "hint: the second array compare.differences returns")
     if rtol > expected:

@@ -11,9 +11,8 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from utils.exercises.registry import NotYetRight, as_number, exercise
+from utils.exercises.registry import NotYetRight, as_number, close_to, exercise
 
-CLOSE = 1e-3  # relative: a value copied from a printout still counts
 SLOW_START = 1.1  # a first iteration this much slower than the steady median shows the warm-up
 
 
@@ -22,10 +21,6 @@ def _number(answer: Any, what: str) -> float:
     if not math.isfinite(value):
         raise NotYetRight(f"{what} is a finite number; {value} is not")
     return value
-
-
-def _close(a: float, b: float) -> bool:
-    return math.isclose(a, b, rel_tol=CLOSE, abs_tol=1e-12)
 
 
 def _where_p99(count: int) -> str:
@@ -94,7 +89,7 @@ def p99(answer: Any, *, raw_ms: Sequence[float], warmup: int) -> str:
     value = _number(answer, "the 99th percentile")
     steady = _steady(raw_ms, warmup)
     expected = percentile(steady, 99)
-    if _close(value, expected):
+    if close_to(value, expected):
         return (f"p99 = {expected:.3g} ms against p50 = {percentile(steady, 50):.3g} ms; {_where_p99(len(steady))}: "
                 "the tail needs hundreds of iterations to be measured steadily")
     ordered = sorted(steady)
@@ -112,7 +107,7 @@ def p99(answer: Any, *, raw_ms: Sequence[float], warmup: int) -> str:
         (expected / 1e3, "that is in seconds; the timings are in milliseconds, and so is the answer"),
     ]
     for wrong, message in mistakes:
-        if _close(value, wrong):
+        if close_to(value, wrong):
             raise NotYetRight(message)
     side = "above the slowest iteration" if value > ordered[-1] else "below p50" if value < percentile(steady, 50) \
         else "not the 99th percentile"
@@ -128,7 +123,7 @@ def throughput(answer: Any, *, raw_ms: Sequence[float], warmup: int, batch: int)
     steady = _steady(raw_ms, warmup)
     mean_ms = sum(steady) / len(steady)
     expected = batch / (mean_ms / 1e3)
-    if _close(value, expected):
+    if close_to(value, expected):
         return (f"{expected:.4g} images/s: {batch} images every {mean_ms:.3g} ms; one image every "
                 f"{mean_ms / batch:.3g} ms on average, though each waits the whole {mean_ms:.3g} ms")
     raw = [float(t) for t in raw_ms]
@@ -146,6 +141,6 @@ def throughput(answer: Any, *, raw_ms: Sequence[float], warmup: int, batch: int)
                                                "steady_ms"),
     ]
     for wrong, message in mistakes:
-        if _close(value, wrong):
+        if close_to(value, wrong):
             raise NotYetRight(message)
     raise NotYetRight(f"{value:.4g} images/s is not batch / mean latency; hint: {batch} / (np.mean(steady_ms) / 1e3)")

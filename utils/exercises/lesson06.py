@@ -11,7 +11,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from utils.exercises.registry import NotYetRight, as_number, exercise
+from utils.exercises.registry import CLOSE, NotYetRight, as_number, close_to, exercise
 
 if TYPE_CHECKING:
     import numpy as np
@@ -19,7 +19,6 @@ if TYPE_CHECKING:
     from utils.compare.quality import TensorQuality
 
 CLOSE_DB = 0.05  # dB: an SQNR rounded to one decimal still counts
-CLOSE = 1e-3  # relative, for scales
 HALFWAY = 1e-4  # how close to .5 a value / scale must be for either rounding to count
 INT8_MAX = 127  # symmetric INT8: -127..127, zero point 0 (TensorRT's Q/DQ)
 
@@ -112,7 +111,7 @@ def symmetric_int8(answer: Any, *, tensor: np.ndarray, values: np.ndarray) -> st
     amax = float(np.abs(data).max())
     expected_scale = amax / INT8_MAX
     x = np.asarray(values, np.float64)
-    if not math.isclose(scale, expected_scale, rel_tol=CLOSE):
+    if not close_to(scale, expected_scale):
         scale_mistakes = [
             (amax / 128, "amax / 128: symmetric INT8 uses -127..127 (TensorRT leaves -128 out, so the range is "
                          "symmetric); hint: amax / 127"),
@@ -129,7 +128,7 @@ def symmetric_int8(answer: Any, *, tensor: np.ndarray, values: np.ndarray) -> st
                                                 "calibration data (tensor); hint: np.abs(tensor).max() / 127"),
         ]
         for wrong, message in scale_mistakes:
-            if math.isclose(scale, wrong, rel_tol=CLOSE):
+            if close_to(scale, wrong):
                 raise NotYetRight(f"the scale: {message}")
         raise NotYetRight(f"the scale {scale:.4g} is not amax / 127 with amax = max |tensor|; hint: "
                           "np.abs(tensor).max() / 127")

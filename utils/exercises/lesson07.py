@@ -10,7 +10,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from utils.exercises.registry import NotYetRight, exercise, is_number
+from utils.exercises.registry import NotYetRight, close_to, exercise, is_number
 
 DB_TOLERANCE = 0.05  # dB: rounding to one decimal passes, a different formula does not
 FP16_MAX = 65504.0  # largest finite FP16 value
@@ -105,7 +105,7 @@ def sqnr_from_powers(answer: Any, *, signal_power: float, noise_power: float) ->
     if near(5.0 * math.log10(ratio)):
         raise NotYetRight(f"{value:.2f} is 10·log10 of the RMS ratio (the square root of the power ratio); use the "
                           "power ratio itself with 10·log10, or the RMS ratio with 20·log10")
-    if math.isclose(value, ratio, rel_tol=1e-3) or math.isclose(value, 1.0 / ratio, rel_tol=1e-3):
+    if close_to(value, ratio) or close_to(value, 1.0 / ratio):
         raise NotYetRight(f"{value:.4g} is the power ratio itself; express it in decibels: 10·log10(signal / noise)")
     raise NotYetRight(f"{value:.3g} dB is not 10·log10(signal_power / noise_power) for these powers "
                       f"({signal_power:.4g} and {noise_power:.4g}); hint: math.log10")

@@ -66,6 +66,18 @@ def check(exercise_id: str, answer: Any, **context: Any) -> None:
     print(f"✓ {exercise_id} correct" + (f": {praise}" if praise else ""))
 
 
+# How close an answer must be to a value to count as that value: float32 against float64 arithmetic, or a number
+# copied from a printout (4 significant digits), still counts.
+CLOSE = 1e-3
+
+
+def close_to(answer: float, value: float) -> bool:
+    """`answer` is `value` within CLOSE, relative (and within 1e-12 absolute, for values that are 0)."""
+    import math
+
+    return math.isclose(answer, value, rel_tol=CLOSE, abs_tol=1e-12)
+
+
 def is_number(value: Any) -> bool:
     """A real number, and not a bool (which Python counts as one)."""
     import numbers
