@@ -155,3 +155,25 @@ def test_every_checked_exercise_has_its_task_under_the_exercises_heading():
         problems += [f"{path.name}: no markdown cell states '**Exercise {i}**'" for i in ids
                      if not any(f"**Exercise {i}**" in text for text in markdown)]
     assert not problems, "; ".join(problems)
+
+
+def test_ipython_shows_only_the_message_of_a_wrong_answer(private_registry):
+    """In a notebook a wrong answer reads as its message, not as a traceback through the registry's internals."""
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.utils.capture import capture_output
+
+    @exercise("99.4")
+    def five(answer):
+        if answer != 5:
+            raise NotYetRight(f"{answer} is not 5; hint: add one")
+
+    shell = InteractiveShell.instance()
+    try:
+        shell.user_ns["check"] = check
+        with capture_output() as captured:
+            result = shell.run_cell('check("99.4", 4)')
+        other = shell.run_cell("1 / 0")  # other errors keep IPython's full traceback
+    finally:
+        InteractiveShell.clear_instance()
+    assert isinstance(result.error_in_exec, NotYetRight) and isinstance(other.error_in_exec, ZeroDivisionError)
+    assert captured.stdout.strip() == "\x1b[31mNotYetRight\x1b[0m: 4 is not 5; hint: add one"

@@ -193,8 +193,9 @@ def test_indentation_hints_and_the_default_hint(tmp_path):
     [item] = make_student(tmp_path / "src", tmp_path / "out")
     assert item.solutions == 3 and item.tagged == ["solve", "check-1", "solve-2", "check-2"]
     cells = _read(tmp_path / "out" / "01_demo.ipynb")["cells"]
-    assert _source(cells[1]) == ('x = 1\n# HINT: say "two"\n# HINT: in words\nraise NotImplementedError("say \\"two\\" '
-                                 'in words")\nif x:\n    # HINT: indented\n    raise NotImplementedError("indented")')
+    assert _source(cells[1]) == ('x = 1\n# HINT: say "two"\n# HINT: in words\nanswer = ...  # your answer\n'
+                                 'raise NotImplementedError("say \\"two\\" in words")\nif x:\n    # HINT: indented\n'
+                                 '    raise NotImplementedError("indented")')
     assert _raised_hints(_source(cells[1])) == ['say "two" in words', "indented"]
     with pytest.raises(NotImplementedError, match='say "two" in words'):
         exec(compile(_source(cells[1]), "<cell>", "exec"), {})  # the student's cell raises the hint, as written
@@ -202,6 +203,26 @@ def test_indentation_hints_and_the_default_hint(tmp_path):
     assert [RAISES_TAG in _tags(cell) for cell in cells] == [False, True, True, True, True, False]
     assert all(cell.get("outputs", []) == [] and cell.get("execution_count") is None for cell in cells)
     assert _source(cells[5]) == "print('after')"
+
+
+def test_checking_before_solving_says_no_answer_yet(tmp_path):
+    """The stub sets the name the check reads to `...` before raising, so running the check cell next (as Run All does
+    past a cell tagged raises-exception) gives the registry's "no answer yet", not a NameError."""
+    from utils.exercises.registry import NotYetRight, check
+
+    _write(tmp_path / "src", "03_demo.ipynb",
+           _cell("code", "# HINT: the class name\n### BEGIN SOLUTION\ntop_class: str = 'tabby'\n### END SOLUTION\n", "solve"),
+           _cell("code", 'check("03.1", top_class, top5=[])', "check"),
+           _cell("code", "if True:\n    ### BEGIN SOLUTION\n    nested = 1\n    ### END SOLUTION\n", "solve-2"),
+           _cell("code", 'check("03.2", nested)', "check-2"))
+    make_student(tmp_path / "src", tmp_path / "out")
+    cells = _read(tmp_path / "out" / "03_demo.ipynb")["cells"]
+    namespace: dict = {"check": check}
+    with pytest.raises(NotImplementedError, match="the class name"):
+        exec(compile(_source(cells[0]), "<cell>", "exec"), namespace)
+    with pytest.raises(NotYetRight, match="03.1: no answer yet"):
+        exec(compile(_source(cells[1]), "<cell>", "exec"), namespace)
+    assert "nested = ..." not in _source(cells[2])  # inside a block: a placeholder there would not run either
 
 
 def test_default_hint_names_the_exercise_from_the_heading_and_keeps_other_tags(tmp_path):

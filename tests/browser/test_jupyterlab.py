@@ -8,6 +8,8 @@ build/browser/<notebook>.png.
 
 from __future__ import annotations
 
+import json
+import shutil
 import time
 from pathlib import Path
 
@@ -82,3 +84,39 @@ def test_a_cell_that_raises_is_reported(lab, page, screenshot_dir):
     assert "a warning on stderr" in run.cells[1].shown and not run.cells[1].errors
     assert run.not_executed() == ["cell 4 (\"print('never reached')\")"]
     assert run.cells[2].widgets == 1 and run.progress_widgets() == 1
+
+
+def test_a_student_notebook_runs_past_its_unsolved_exercises(lab, page, screenshot_dir, tmp_path):
+    """The student version as a learner first meets it: Run All goes past each exercise (JupyterLab does not stop at a
+    cell tagged raises-exception), every exercise cell shows its hint as a NotImplementedError, every check cell says
+    there is no answer yet, and nothing else raises."""
+    from utils.exercises.student import RAISES_TAG, make_student
+
+    lesson = NOTEBOOKS[1]  # 01: the first lesson with exercises
+    (tmp_path / "src").mkdir()
+    shutil.copy2(ROOT / "notebooks" / lesson, tmp_path / "src" / lesson)
+    make_student(tmp_path / "src", tmp_path / "student")
+    name = f"student_{lesson}"
+    shutil.copy2(tmp_path / "student" / lesson, lab.root_dir / name)
+    cells = json.loads((lab.root_dir / name).read_text(encoding="utf-8"))["cells"]
+    tagged = {index for index, cell in enumerate(cells) if RAISES_TAG in cell.get("metadata", {}).get("tags", [])}
+    try:
+        run = run_all_cells(page, lab, name, timeout_s=600)
+        screenshot(page, screenshot_dir / f"student_{Path(lesson).stem}.png")
+    finally:
+        lab.shut_down_kernels()
+        (lab.root_dir / name).unlink()
+    assert not run.not_executed(), f"Run All stopped at an exercise: {run.not_executed()}"
+    raised = {cell.index: cell.errors for cell in run.cells if cell.errors}
+    assert set(raised) == tagged and len(tagged) >= 4, run.errors()  # each exercise cell and its check cell
+    stubs = [index for index in sorted(tagged) if "check(" not in run.cells[index].source]
+    checks = sorted(tagged - set(stubs))
+    assert len(stubs) == len(checks)
+    for index in stubs:
+        [error] = raised[index]
+        hint = error.removeprefix("NotImplementedError: ")
+        assert error.startswith("NotImplementedError: ") and hint and hint in run.cells[index].shown, error
+    for index in checks:
+        [error] = raised[index]
+        assert error.startswith("NotYetRight: ") and "no answer yet" in error, error
+        assert "Traceback" not in run.cells[index].shown, "a check shows its message, not the registry's traceback"

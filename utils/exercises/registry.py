@@ -22,6 +22,11 @@ _ID = re.compile(r"^(\d{2})\.(\d+)$")
 class NotYetRight(AssertionError):
     """The learner's answer is not right yet; the message says what is wrong and gives a hint."""
 
+    def _render_traceback_(self) -> list[str]:
+        """What IPython shows for it (its hook for exceptions that draw themselves): the message alone, in red. The
+        traceback would only show this module's internals; the cell that raised is the learner's check cell."""
+        return [f"\x1b[31m{type(self).__name__}\x1b[0m: {self}"]
+
 
 def exercise(exercise_id: str) -> Callable[[Check], Check]:
     """Register the decorated function as the check of `exercise_id` ("NN.K": lesson NN, exercise K)."""

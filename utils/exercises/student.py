@@ -12,7 +12,9 @@ learner will see on a comment line above it:
 `make_student` (`python -m utils student notebooks --out build/student`, `make student`) writes a student copy of
 every `NN_*.ipynb`: each solution block becomes `raise NotImplementedError("<hint>")` at the block's indentation
 (the hint is the cell's `# HINT:` lines above the block, joined; a default naming the exercise if there are none),
-solution blocks in markdown cells are removed, and every output is cleared. The cells that held a solution and the
+solution blocks in markdown cells are removed, and every output is cleared. Where the check cell passes a name as
+the answer (`check("04.1", smallest_atol, ...)`) and a top-level solution block assigns it, the stub first sets it
+to `...`, so that running the check before solving says "no answer yet" instead of a NameError. The cells that held a solution and the
 check cell right after each (the next code cell, if it calls `check(`) are tagged `raises-exception`, so nbval
 (`pytest --nbval-lax`) accepts their exceptions and still fails on any other cell that raises.
 
@@ -37,6 +39,7 @@ END = "### END SOLUTION"
 HINT = re.compile(r"^\s*# HINT:\s*(.*?)\s*$")
 CHECK_CALL = re.compile(r"\bcheck\(")
 CHECK_ID = re.compile(r"""\bcheck\(\s*["'](\d{2}\.\d+)["']""")
+CHECK_ANSWER_NAME = re.compile(r"""\bcheck\(\s*["']\d{2}\.\d+["']\s*,\s*([A-Za-z_]\w*)\s*[,)]""")
 EXERCISE_HEADING = re.compile(r"\*\*Exercise (\d{2}\.\d+)\*\*")
 RAISES_TAG = "raises-exception"
 NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
@@ -110,11 +113,18 @@ def _exercise_id(cells: list[dict[str, Any]], index: int) -> str | None:
     return None
 
 
-def _hide_solutions(lines: list[str], blocks: list[_Block], default_hint: str) -> list[str]:
+def _assigns(lines: list[str], name: str) -> bool:
+    assignment = re.compile(rf"^\s*{re.escape(name)}\s*(:[^=]*)?=(?!=)")
+    return any(assignment.match(line) for line in lines)
+
+
+def _hide_solutions(lines: list[str], blocks: list[_Block], default_hint: str, answer_name: str | None = None) -> list[str]:
     result: list[str] = []
     position = 0
     for block in blocks:
         result += lines[position:block.start]
+        if answer_name and not block.indent and _assigns(lines[block.start + 1:block.end], answer_name):
+            result.append(f"{answer_name} = ...  # your answer\n")
         hint = " ".join(h for h in block.hints if h) or default_hint
         result.append(f"{block.indent}raise NotImplementedError({json.dumps(hint, ensure_ascii=False)})\n")
         position = block.end + 1
@@ -157,11 +167,13 @@ def student_notebook(notebook: dict[str, Any], name: str) -> tuple[dict[str, Any
                 continue
             exercise = _exercise_id(cells, index)
             default = (f"exercise {exercise}" if exercise else "this exercise") + ": write your answer here, then run the check below"
-            _set_source(cell, _hide_solutions(lines, blocks, default))
+            following = next((i for i in range(index + 1, len(cells)) if cells[i].get("cell_type") == "code"), None)
+            check_source = "".join(_lines(cells[following])) if following is not None else ""
+            answer = CHECK_ANSWER_NAME.search(check_source)
+            _set_source(cell, _hide_solutions(lines, blocks, default, answer.group(1) if answer else None))
             solutions += len(blocks)
             to_tag.add(index)
-            following = next((i for i in range(index + 1, len(cells)) if cells[i].get("cell_type") == "code"), None)
-            if following is not None and CHECK_CALL.search("".join(_lines(cells[following]))):
+            if following is not None and CHECK_CALL.search(check_source):
                 to_tag.add(following)
         elif blocks:
             _set_source(cell, _remove_blocks(lines, blocks))
