@@ -8,9 +8,10 @@ and writes build/html/index.html listing every lesson by its title (the notebook
 
 The pages need no network and ask for none: nbconvert's page loads require.js and MathJax from a CDN in its <head>,
 which a browser without internet (or behind a firewall that drops packets) waits on before drawing anything; the
-lessons use neither (no maths, no interactive widgets), so the template here leaves both out. A Jupyter widget output (a tqdm progress bar in a notebook) would need the widget manager
-from a CDN to draw; instead its saved final state becomes plain HTML (boxes, text, an HTML <progress> element), or,
-for a widget this does not know, its text form; the saved widget state itself is left out of the page.
+lessons use neither (no maths, no interactive widgets), so the template here leaves both out. A Jupyter widget
+output (a tqdm progress bar in a notebook) would need the widget manager from a CDN to draw; instead its saved final
+state becomes plain HTML (boxes, text, an HTML <progress> element), or, for a widget this does not know, its text
+form; the saved widget state itself is left out of the page.
 """
 
 from __future__ import annotations

@@ -14,9 +14,10 @@ every `NN_*.ipynb`: each solution block becomes `raise NotImplementedError("<hin
 (the hint is the cell's `# HINT:` lines above the block, joined; a default naming the exercise if there are none),
 solution blocks in markdown cells are removed, and every output is cleared. Where the check cell passes a name as
 the answer (`check("04.1", smallest_atol, ...)`) and a top-level solution block assigns it, the stub first sets it
-to `...`, so that running the check before solving says "no answer yet" instead of a NameError. The cells that held a solution and the
-check cell right after each (the next code cell, if it calls `check(`) are tagged `raises-exception`, so nbval
-(`pytest --nbval-lax`) accepts their exceptions and still fails on any other cell that raises.
+to `...`, so that running the check before solving says "no answer yet" instead of a NameError. The cells that held
+a solution and the check cell right after each (the next code cell, if it calls `check(`) are tagged
+`raises-exception`, so nbval (`pytest --nbval-lax`) accepts their exceptions and still fails on any other cell that
+raises; JupyterLab's Run All goes past them too.
 
 The markers are nbgrader's own, so a teacher who grades with nbgrader can use the source notebooks as they are:
 nbgrader's "clear solutions" step recognises the same blocks. Markers must be balanced and not nested; anything
@@ -38,8 +39,8 @@ BEGIN = "### BEGIN SOLUTION"
 END = "### END SOLUTION"
 HINT = re.compile(r"^\s*# HINT:\s*(.*?)\s*$")
 CHECK_CALL = re.compile(r"\bcheck\(")
-CHECK_ID = re.compile(r"""\bcheck\(\s*["'](\d{2}\.\d+)["']""")
-CHECK_ANSWER_NAME = re.compile(r"""\bcheck\(\s*["']\d{2}\.\d+["']\s*,\s*([A-Za-z_]\w*)\s*[,)]""")
+# A check call: the exercise id, and the answer when it is passed as a plain name (`check("04.1", smallest_atol, ...)`).
+CHECK_ID = re.compile(r"""\bcheck\(\s*["'](\d{2}\.\d+)["'](?:\s*,\s*([A-Za-z_]\w*)\s*[,)])?""")
 EXERCISE_HEADING = re.compile(r"\*\*Exercise (\d{2}\.\d+)\*\*")
 RAISES_TAG = "raises-exception"
 NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
@@ -169,8 +170,8 @@ def student_notebook(notebook: dict[str, Any], name: str) -> tuple[dict[str, Any
             default = (f"exercise {exercise}" if exercise else "this exercise") + ": write your answer here, then run the check below"
             following = next((i for i in range(index + 1, len(cells)) if cells[i].get("cell_type") == "code"), None)
             check_source = "".join(_lines(cells[following])) if following is not None else ""
-            answer = CHECK_ANSWER_NAME.search(check_source)
-            _set_source(cell, _hide_solutions(lines, blocks, default, answer.group(1) if answer else None))
+            check_call = CHECK_ID.search(check_source)
+            _set_source(cell, _hide_solutions(lines, blocks, default, check_call.group(2) if check_call else None))
             solutions += len(blocks)
             to_tag.add(index)
             if following is not None and CHECK_CALL.search(check_source):
