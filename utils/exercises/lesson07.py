@@ -25,10 +25,9 @@ def _noise_ratio(sqnr_db: float) -> float:
 
 
 def _added_noise(row: Mapping[str, Any]) -> float:
-    after, before = _noise_ratio(row["output_sqnr_db"]), _noise_ratio(row["input_sqnr_db"])
-    if math.isinf(after):
-        return math.inf if math.isfinite(before) else 0.0
-    return after - before
+    from utils.onnx.search import added_noise
+
+    return added_noise(_noise_ratio(row["input_sqnr_db"]), _noise_ratio(row["output_sqnr_db"]))
 
 
 @exercise("07.1")

@@ -237,13 +237,19 @@ def _ranked(model: onnx.ModelProto, candidates: Sequence[str], ratios: Mapping[s
         if not outputs:
             continue
         before = max([ratios.get(name, 0.0) for name in node.input if name] or [0.0])
-        after = max(outputs)
-        if math.isinf(after):
-            score = math.inf if math.isfinite(before) else 0.0
-        else:
-            score = after - before if math.isfinite(before) else 0.0
-        scored.append((score if score == score else 0.0, node.name))  # NaN (inf - inf) counts as no noise added
+        scored.append((added_noise(before, max(outputs)), node.name))
     return [name for _, name in sorted(scored, key=lambda item: -item[0])]
+
+
+def added_noise(input_ratio: float, output_ratio: float) -> float:
+    """The noise a node adds, the growth ranking's score: its output's noise-to-signal ratio minus its (worst) input's;
+    inf where the output overflows from a finite input, 0 where the input had already overflowed."""
+    if not math.isfinite(input_ratio):
+        return 0.0
+    if math.isinf(output_ratio):
+        return math.inf
+    score = output_ratio - input_ratio
+    return score if score == score else 0.0  # NaN counts as no noise added
 
 
 def _ranked_by_own_noise(candidates: Sequence[str], own: Mapping[str, float]) -> list[str]:
