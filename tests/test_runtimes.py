@@ -107,8 +107,7 @@ def test_onnxruntime_cuda_fp16_keeps_the_classes(sample_batch, cpu_logits):
 
 
 def test_onnxruntime_int8_runs_the_workbooks_qdq_model_and_keeps_the_classes(sample_batch, cpu_logits):
-    """The workbook's INT8 model: calibrated on its own 256 inputs, Q/DQ with FP32 elsewhere (the form ONNX
-    Runtime's CPU provider computes correctly)."""
+    """The workbook's INT8 model: calibrated on its own 256 inputs, Q/DQ with FP32 elsewhere."""
     import onnx
 
     from utils.onnx.quantize import qdq_summary

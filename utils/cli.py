@@ -295,7 +295,7 @@ def build_parser() -> argparse.ArgumentParser:
                                "(default: the workbook's set for --model, made from scikit-image's photos)")
     quantize.add_argument("--method", choices=("max", "entropy"), default="max", help="calibration method")
     quantize.add_argument("--high-precision", choices=("fp32", "fp16"), default="fp32",
-                          help="type of what stays unquantized: fp32 runs correctly on ONNX Runtime's CPU provider; "
+                          help="type of what stays unquantized: fp32 measures INT8 alone; "
                                "fp16 is the form TensorRT deploys")
     quantize.set_defaults(func=cmd_quantize)
 

@@ -41,17 +41,12 @@ class LayerPrediction:
 def _run(model: onnx.ModelProto, names: Sequence[str], inputs: Mapping[str, np.ndarray], provider: str,
          optimize: bool) -> dict[str, np.ndarray]:
     import numpy as np
-    import onnxruntime
 
     from utils.onnx.fp16_emulation import tensor_types, with_outputs
+    from utils.onnx.sessions import inference_session
 
-    options = onnxruntime.SessionOptions()
-    options.log_severity_level = 3
-    if not optimize:
-        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL
     marked = with_outputs(model, names, tensor_types(model))
-    session = onnxruntime.InferenceSession(marked.SerializeToString(), sess_options=options,
-                                           providers=[PROVIDERS[provider]])
+    session = inference_session(marked, [PROVIDERS[provider]], optimize=optimize)
     with np.errstate(over="ignore"):
         return {name: np.asarray(value, dtype=np.float32)
                 for name, value in zip(names, session.run(list(names), dict(inputs)))}

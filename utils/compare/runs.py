@@ -19,20 +19,23 @@ if TYPE_CHECKING:
 
 def run_onnxruntime(onnx_path: str | os.PathLike[str], feeds: Sequence[dict[str, np.ndarray]], *,
                     mark_all: bool = False, runner_name: str = "onnxrt") -> RunResults:
-    """Run an ONNX model with Polygraphy's ONNX Runtime runner, every intermediate tensor marked if `mark_all`."""
+    """Run an ONNX model with Polygraphy's ONNX Runtime runner on the CPU, every intermediate tensor marked if
+    `mark_all`; a Q/DQ model is computed as written on every CPU (`utils.onnx.sessions`)."""
     from polygraphy import constants
     from polygraphy.backend.onnx import BytesFromOnnx, ModifyOutputs, OnnxFromPath
-    from polygraphy.backend.onnxrt import OnnxrtRunner, SessionFromOnnx
+    from polygraphy.backend.onnxrt import OnnxrtRunner
     from polygraphy.comparator import Comparator
     from polygraphy.logger import G_LOGGER
 
     from utils.onnx.export import load_onnx
+    from utils.onnx.sessions import inference_session
 
     load_onnx(onnx_path)
     model = OnnxFromPath(str(onnx_path))
     if mark_all:
         model = ModifyOutputs(model, outputs=constants.MARK_ALL)
-    runner = OnnxrtRunner(SessionFromOnnx(BytesFromOnnx(model), providers=["cpu"]), name=runner_name)
+    # Polygraphy's own SessionFromOnnx takes no session config entries; the workbook's session computes Q/DQ exactly.
+    runner = OnnxrtRunner(lambda: inference_session(BytesFromOnnx(model)()), name=runner_name)
     with G_LOGGER.verbosity(G_LOGGER.ERROR):
         return Comparator.run([runner], data_loader=list(feeds))
 

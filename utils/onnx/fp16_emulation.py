@@ -146,10 +146,6 @@ def fp32_nodes_of(converted: onnx.ModelProto, original: onnx.ModelProto) -> list
 
 def emulation_session(model: onnx.ModelProto) -> onnxruntime.InferenceSession:
     """A CPU InferenceSession of `model` with every graph optimization off, so nothing is folded or fused away."""
-    import onnxruntime
+    from utils.onnx.sessions import inference_session
 
-    options = onnxruntime.SessionOptions()
-    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL
-    options.log_severity_level = 3
-    return onnxruntime.InferenceSession(model.SerializeToString(), sess_options=options,
-                                        providers=["CPUExecutionProvider"])
+    return inference_session(model, optimize=False)

@@ -111,11 +111,11 @@ def quantize_int8(source_onnx: str | os.PathLike[str], destination: str | os.Pat
 
     `high_precision` is the type of everything that stays unquantized, and it chooses one of two forms:
 
-    * "fp32" (default): the CPU-validation form. ONNX Runtime's CPU provider computes it correctly (EfficientNet-Lite0
-      keeps its top-1 classes), so the quantization error can be measured on any machine.
-    * "fp16": the TensorRT deployment form (ModelOpt's own default), FP16 between the INT8 layers. ONNX Runtime's CPU
-      provider runs it but gives wrong answers (measured: top-1 changed on all four sample photos), so judge it only
-      on TensorRT.
+    * "fp32" (default): FP32 between the INT8 layers, so what it loses against FP32 is the cost of INT8 alone.
+    * "fp16": the TensorRT deployment form (ModelOpt's own default), FP16 between the INT8 layers.
+
+    ONNX Runtime's CPU provider computes both exactly as written when its Q/DQ fusion is off, as every session of the
+    workbook has it (`utils.onnx.sessions`); with the fusion on, its fused INT8 kernels saturate on CPUs without VNNI.
 
     Refused with a `WorkbookError`: a model that is already quantized, an unknown method or high precision, and
     calibration data whose names or shapes do not fit the model. ModelOpt's console output is captured; its

@@ -7,27 +7,24 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from utils.errors import WorkbookError
+from utils.onnx.sessions import CPU_PROVIDER
 from utils.runtimes.base import Runtime
 
 if TYPE_CHECKING:
     import numpy as np
     import onnxruntime
 
-CPU_PROVIDER = "CPUExecutionProvider"
 CUDA_PROVIDER = "CUDAExecutionProvider"
 
 
 def create_session(onnx_path: str | os.PathLike[str], provider: str = CPU_PROVIDER) -> onnxruntime.InferenceSession:
-    """An InferenceSession on `provider`, or a one-line error if the file is bad or the provider does not start."""
-    import onnxruntime
-
+    """An InferenceSession on `provider` (exact Q/DQ arithmetic: `utils.onnx.sessions`), or a one-line error if the
+    file is bad or the provider does not start."""
     from utils.onnx.export import load_onnx
+    from utils.onnx.sessions import inference_session
 
     load_onnx(onnx_path)
-    options = onnxruntime.SessionOptions()
-    options.log_severity_level = 3
-    providers = list(dict.fromkeys([provider, CPU_PROVIDER]))
-    session = onnxruntime.InferenceSession(str(Path(onnx_path)), sess_options=options, providers=providers)
+    session = inference_session(Path(onnx_path), list(dict.fromkeys([provider, CPU_PROVIDER])))
     if session.get_providers()[0] != provider:
         raise WorkbookError(f"onnxruntime could not start {provider} (it fell back to {session.get_providers()[0]}); "
                             "check the CUDA and cuDNN libraries onnxruntime-gpu needs")
