@@ -29,7 +29,7 @@ def evaluation_set():
 
 def test_default_sizes_and_values(calibration_set, evaluation_set):
     assert calibration_set.shape == (256, 3, 224, 224) and calibration_set.dtype == np.float32
-    assert evaluation_set.shape == (64, 3, 224, 224) and evaluation_set.dtype == np.float32
+    assert evaluation_set.shape == (96, 3, 224, 224) and evaluation_set.dtype == np.float32
     for inputs in (calibration_set, evaluation_set):
         # EfficientNet-Lite0 normalises with mean 0.5, std 0.5: [0, 1] pixels become [-1, 1]
         assert inputs.min() >= -1.0 and inputs.max() <= 1.0
@@ -56,9 +56,30 @@ def test_the_global_torch_generator_is_left_alone():
 
 def test_calibration_and_evaluation_share_no_source_photo(calibration_set, evaluation_set):
     assert not set(CALIBRATION_PHOTOS) & set(EVALUATION_PHOTOS)
-    assert set(EVALUATION_PHOTOS) == set(SAMPLE_IMAGES)  # held out: the photos the notebooks classify
+    # Evaluation: natural photos of ImageNet subjects; the astronaut (no ImageNet class) calibrates instead.
+    assert {"chelsea", "coffee", "rocket", "grace_hopper"} <= set(EVALUATION_PHOTOS) and "astronaut" in CALIBRATION_PHOTOS
     seen = {sample.tobytes() for sample in calibration_set}
     assert not any(sample.tobytes() in seen for sample in evaluation_set)
+
+
+def test_evaluation_inputs_keep_their_subject(evaluation_set, lite0_model):
+    """Mild augmentation: every crop of the cat (sample i shows photo i mod 6, the cat first) still shows a cat."""
+    import torch
+
+    from utils.labels import class_name
+
+    crops = evaluation_set[::len(EVALUATION_PHOTOS)]
+    with torch.no_grad():
+        top = lite0_model(torch.from_numpy(crops)).argmax(1).tolist()
+    assert len(crops) == 16 and {class_name(i) for i in top} <= {"tiger cat", "tabby", "Egyptian cat"}
+
+
+def test_the_source_photos_load_as_rgb():
+    for name in EVALUATION_PHOTOS + CALIBRATION_PHOTOS:
+        photo = calibration.source_photo(name)
+        assert photo.mode == "RGB" and min(photo.size) >= 128, name
+    with pytest.raises(WorkbookError, match="unknown source photo 'lena'"):
+        calibration.source_photo("lena")
 
 
 def test_the_models_own_preprocessing_is_used():
@@ -145,3 +166,14 @@ def test_cached_inputs_are_built_once_and_rebuilt_when_damaged(tmp_path, monkeyp
     assert [p.name for p in path.parent.iterdir()] == [path.name]  # written atomically: no temporary files left
     with pytest.raises(WorkbookError, match="choose calibration or evaluation"):
         cached_inputs(path, MODEL, "training")
+
+
+def test_a_cache_made_from_another_recipe_is_rebuilt(tmp_path, monkeypatch):
+    """A cache from before the photos, counts or augmentation changed is not reused (its recipe differs)."""
+    monkeypatch.setattr(calibration, "calibration_inputs", lambda model_name: calibration_inputs(model_name, count=2))
+    path = tmp_path / "lite0_calibration.npz"
+    save_inputs(path, np.zeros((2, 3, 224, 224), np.float32))  # no recipe: an older workbook's cache
+    assert cached_inputs(path, MODEL, "calibration").any()
+    save_inputs(path, np.zeros((2, 3, 224, 224), np.float32), recipe="calibration: 256 samples from motorcycle_left")
+    assert cached_inputs(path, MODEL, "calibration").any()
+    assert str(np.load(path)["recipe"]).startswith("calibration: 256 samples from astronaut, camera")

@@ -77,3 +77,26 @@ def test_quality_figures_render(tmp_path):
     histogram = plots.log_error_histogram(reference["t0"], half["t0"], name="t0")
     assert histogram.axes[0].get_xscale() == "log"
     assert save_figure(histogram, tmp_path / "h.png").read_bytes().startswith(b"\x89PNG")
+
+
+def probabilities(*rows):
+    """Logits whose softmax is each row, padded to six classes of 0.01 each."""
+    return np.log(np.array([list(row) + [0.01] * (6 - len(row)) for row in rows]))
+
+
+def test_a_near_tie_is_not_confident_and_a_clear_lead_is():
+    logits = probabilities((0.40, 0.38, 0.18), (0.60, 0.25, 0.11), (0.52, 0.40, 0.04))
+    assert quality.confident(logits).tolist() == [False, True, True]  # leads of 0.02, 0.35 and 0.12
+    assert quality.confident(logits, margin=0.2).tolist() == [False, True, False]
+
+
+def test_agreement_counts_flips_on_confident_inputs_apart():
+    reference = probabilities((0.40, 0.38, 0.18), (0.60, 0.25, 0.11), (0.70, 0.20, 0.06), (0.20, 0.70, 0.06))
+    target = reference.copy()
+    target[0, :2] = reference[0, [1, 0]]  # the near tie flips
+    result = quality.agreement(reference, target)
+    assert (result.top1, result.top5, result.confident_top1, result.confident, result.inputs) == (0.75, 1.0, 1.0, 3, 4)
+    target[1, :2] = reference[1, [1, 0]]  # a confident input flips
+    result = quality.agreement(reference, target)
+    assert result.confident_top1 == pytest.approx(2 / 3) and result.sqnr_db == quality.sqnr_db(reference, target)
+    assert math.isnan(quality.agreement(reference[:1], target[:1]).confident_top1)  # no confident input

@@ -8,7 +8,11 @@ a tolerance), so per-layer quality is measured relative to the signal:
   20 dB mean the noise is a tenth of the signal.
 * Cosine similarity of the flattened tensors: 1 where the target points the same way, whatever its scale.
 
-For whole models, top-1 and top-5 agreement with the reference on an evaluation set say what a user sees.
+For whole models on an evaluation set, `agreement` gives the logit SQNR (the headline: it moves steadily with the
+noise), top-5 agreement, and top-1 agreement where the reference is confident. Plain top-1 agreement counts near
+ties as losses: where FP32 itself gives its top two classes almost the same probability (a tabby or a tiger cat),
+any noise decides between them, and that says nothing about what INT8 costs. Confident means the top class leads
+the runner-up by at least `CONFIDENT_MARGIN` of probability.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from utils.errors import WorkbookError
 
 if TYPE_CHECKING:
     import numpy as np
+
+CONFIDENT_MARGIN = 0.10  # the reference's top-1 probability minus its second's, for an input to count as confident
 
 
 @dataclass(frozen=True)
@@ -102,3 +108,39 @@ def top_k_agreement(reference_logits: np.ndarray, target_logits: np.ndarray, k: 
     tgt_top = np.argsort(-tgt, axis=1, kind="stable")[:, :k]
     shared = [len(set(a) & set(b)) / k for a, b in zip(ref_top.tolist(), tgt_top.tolist())]
     return float(np.mean(shared))
+
+
+def confident(reference_logits: np.ndarray, margin: float = CONFIDENT_MARGIN) -> np.ndarray:
+    """Which inputs the reference is confident about: its top class leads the second by at least `margin` of
+    softmax probability."""
+    import numpy as np
+
+    from utils.classify import softmax
+
+    probabilities = np.sort(softmax(np.asarray(reference_logits)), axis=1)
+    return probabilities[:, -1] - probabilities[:, -2] >= margin
+
+
+@dataclass(frozen=True)
+class Agreement:
+    """How far a reduced-precision model's logits are from the reference's, on one evaluation set."""
+
+    sqnr_db: float  # logit SQNR: the headline
+    top1: float  # top-1 agreement on every input (near ties included)
+    top5: float  # mean overlap of the top-5 sets
+    confident_top1: float  # top-1 agreement on the confident inputs (nan if there are none)
+    confident: int  # how many inputs are confident
+    inputs: int
+
+
+def agreement(reference_logits: np.ndarray, target_logits: np.ndarray, margin: float = CONFIDENT_MARGIN) -> Agreement:
+    import numpy as np
+
+    sure = confident(reference_logits, margin)
+    if sure.any():
+        confident_top1 = float(np.mean(np.asarray(reference_logits)[sure].argmax(1) == np.asarray(target_logits)[sure].argmax(1)))
+    else:
+        confident_top1 = math.nan
+    return Agreement(sqnr_db(reference_logits, target_logits), top_k_agreement(reference_logits, target_logits),
+                     top_k_agreement(reference_logits, target_logits, 5), confident_top1, int(sure.sum()),
+                     len(reference_logits))
