@@ -118,3 +118,21 @@ def test_fp16_high_precision_is_the_deployment_form(lite0_onnx, calibration, tmp
     assert any(init.data_type == onnx.TensorProto.FLOAT16 for init in model.graph.initializer)
     inputs = {value.name: value.type.tensor_type.elem_type for value in model.graph.input}
     assert inputs == {"input": onnx.TensorProto.FLOAT}  # callers still pass FP32
+
+
+DW0 = "/blocks/blocks.0/blocks.0.0/conv_dw/Conv"
+
+
+def test_by_default_the_node_that_dominates_the_error_stays_unquantized(lite0_onnx, calibration, tmp_path):
+    from utils.onnx.qdq import quantized_nodes
+
+    default = quantized_nodes(onnx.load(str(quantize_int8(lite0_onnx, tmp_path / "default.onnx", calibration))))
+    everything = quantized_nodes(onnx.load(str(quantize_int8(lite0_onnx, tmp_path / "all.onnx", calibration,
+                                                             exclude_nodes=()))))
+    assert DW0 not in default and everything == default | {DW0}  # measured by int8_profile (test_onnx_sensitivity)
+
+
+def test_an_unknown_node_to_exclude_is_refused(lite0_onnx, calibration, tmp_path):
+    with pytest.raises(WorkbookError, match="has no node named 'conv_dw'; give node names as the ONNX file has them"):
+        quantize_int8(lite0_onnx, tmp_path / "q.onnx", calibration[:2], exclude_nodes=["conv_dw"])
+    assert not list(tmp_path.iterdir())

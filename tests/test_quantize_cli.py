@@ -49,6 +49,21 @@ def test_default_calibration_is_the_workbooks_cached_set(lite0_onnx, tmp_path, m
     assert np.load(cache)["input"].shape == (8, 3, 224, 224)
     printed = capsys.readouterr().out
     assert f"max calibration on 8 samples from the workbook's set, {cache}" in printed and SUMMARY.search(printed)
+    share = re.search(r"^  left in FP32: /blocks/blocks\.0/blocks\.0\.0/conv_dw/Conv: alone, (\d+)% of the fully "
+                      r"quantized model's logit noise$", printed, re.MULTILINE)
+    assert share and 25 <= int(share.group(1)) <= 100
+
+
+def test_keep_none_quantizes_every_node_and_keep_names_them(lite0_onnx, sample_dir, tmp_path, capsys):
+    counts = {}
+    for keep in ("none", "/conv_stem/Conv"):
+        out = tmp_path / f"{keep.replace('/', '_')}.onnx"
+        assert main(["quantize", str(lite0_onnx), "--out", str(out), "--calibration", str(sample_dir),
+                     "--keep", keep]) == 0
+        printed = capsys.readouterr().out
+        counts[keep] = int(SUMMARY.search(printed).group(2))
+        assert ("left in FP32: /conv_stem/Conv\n" in printed) == (keep != "none") and "alone," not in printed
+    assert counts["none"] == counts["/conv_stem/Conv"] + 1
 
 
 def run_failing(argv, capsys):

@@ -5,8 +5,9 @@ Everything lands under the build folder (`build/` at the project root, or $WORKB
     build/samples/<photo>.jpg                              scikit-image's photos as JPEG files
     build/onnx/<model>_opset<N>.onnx                       the exported model (FP32, dynamic batch)
     build/onnx/<model>_opset<N>_fp16.onnx                  its FP16 twin (FP32 inputs and outputs)
-    build/onnx/<model>_opset<N>_int8.onnx                  INT8 Q/DQ, FP32 elsewhere: what ONNX Runtime's CPU runs right
+    build/onnx/<model>_opset<N>_int8.onnx                  INT8 Q/DQ, FP32 elsewhere: the cost of INT8 alone
     build/onnx/<model>_opset<N>_int8_fp16.onnx             INT8 Q/DQ, FP16 elsewhere: what TensorRT deploys
+    build/onnx/<model>_opset<N>_int8_profile.json          what each node's quantization alone costs the logits
     build/calibration/<model>_{calibration,evaluation}.npz  inputs made from the bundled photos (utils.calibration)
     build/engines/<model>_<precision>_b<min>-<opt>-<max>_<flavour>.engine   (+ .json sidecar, + .lock)
     build/engines/timing-<flavour>-<version>-<gpu>.cache   one timing cache per TensorRT version and GPU
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from utils.gpu import GpuInfo
+    from utils.onnx.sensitivity import SensitivityProfile
     from utils.tensorrt.api import TensorRT
     from utils.tensorrt.engine_file import EngineRecord
 
@@ -36,7 +38,8 @@ FP16_SUFFIX = "_fp16"
 # ONNX forms of a model. "int8" keeps FP32 outside the Q/DQ pairs (the cost of INT8 alone); "int8-fp16" keeps FP16
 # there, the form TensorRT deploys. ONNX Runtime's CPU provider computes both exactly (utils.onnx.sessions).
 ONNX_PRECISIONS = ("fp32", "fp16", "int8", "int8-fp16")
-INT8_CALIBRATION_METHOD = "max"  # measured on lite0: 17 s for 256 inputs (entropy: 30 s), top-1 agreement 81 % (80 %)
+INT8_CALIBRATION_METHOD = "max"  # entropy as ModelOpt calls it depends on the order of the samples (notebook 06)
+INT8_PROFILE_SPLIT = 3  # nodes of the INT8 profile measured with only weights, or only activations, quantized
 
 
 def build_dir() -> Path:
@@ -132,7 +135,8 @@ def int8_twin_path(fp32_onnx: str | os.PathLike[str], high_precision: str = "fp1
 
 
 def onnx_model(model_name: str, precision: str = "fp32", opset: int | None = None) -> Path:
-    """The workbook's ONNX file for a model and precision, exported (and converted) if it is missing."""
+    """The workbook's ONNX file for a model and precision, exported (and converted) if it is missing or older than
+    what it is made from. INT8 leaves unquantized the nodes `int8_profile` finds dominant."""
     from utils.models import get_model_spec
     from utils.onnx.export import DEFAULT_OPSET, export_onnx
     from utils.onnx.precision import convert_to_fp16
@@ -145,15 +149,47 @@ def onnx_model(model_name: str, precision: str = "fp32", opset: int | None = Non
     if precision == "fp32":
         return fp32
     path = onnx_path(model_name, precision, opset)
-    if path.exists() and path.stat().st_mtime >= fp32.stat().st_mtime:
-        return path
     if precision == "fp16":
-        return convert_to_fp16(fp32, path)
+        return path if _newer(path, fp32) else convert_to_fp16(fp32, path)
     from utils.onnx.quantize import quantize_int8
 
-    high_precision = "fp32" if precision == "int8" else "fp16"
+    kept = int8_profile(model_name, opset).dominant()
+    if _newer(path, fp32, calibration_path(model_name), int8_profile_path(model_name, opset)):
+        return path
     return quantize_int8(fp32, path, calibration_set(model_name), method=INT8_CALIBRATION_METHOD,
-                         high_precision=high_precision)
+                         high_precision="fp32" if precision == "int8" else "fp16", exclude_nodes=kept)
+
+
+def int8_profile_path(model_name: str, opset: int | None = None) -> Path:
+    """The JSON file of the INT8 sensitivity profile, beside the model's ONNX files."""
+    fp32 = onnx_path(model_name, "fp32", opset)
+    return fp32.with_name(f"{fp32.stem}_int8_profile.json")
+
+
+def int8_profile(model_name: str, opset: int | None = None) -> SensitivityProfile:
+    """How much each node's quantization alone costs the workbook's model (`utils.onnx.sensitivity`), measured on
+    the first calibration inputs once, kept as JSON; the three most sensitive nodes split into weights and activations."""
+    import json
+
+    from utils.files import write_text_atomic
+    from utils.onnx.quantize import int8_profile as measure_profile
+    from utils.onnx.sensitivity import SensitivityProfile
+
+    fp32, path = onnx_model(model_name, "fp32", opset), int8_profile_path(model_name, opset)
+    calibration = calibration_set(model_name)
+    if _newer(path, fp32, calibration_path(model_name)):
+        try:
+            return SensitivityProfile.from_json(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError, KeyError, TypeError):
+            pass  # a damaged file is measured again
+    profile = measure_profile(fp32, calibration, method=INT8_CALIBRATION_METHOD, split=INT8_PROFILE_SPLIT)
+    write_text_atomic(path, json.dumps(profile.to_json(), indent=1))
+    return profile
+
+
+def _newer(path: Path, *sources: Path) -> bool:
+    """Whether `path` exists and is at least as new as every one of `sources`."""
+    return path.exists() and all(path.stat().st_mtime >= source.stat().st_mtime for source in sources)
 
 
 def int8_variant_path(model_name: str, variant: str) -> Path:
@@ -222,7 +258,7 @@ def engine(model_name: str, precision: str, batch: tuple[int, int, int] = DEFAUL
 
     trt = load_tensorrt()
     path = engine_path(model_name, precision, batch, trt, tf32=tf32)
-    source = onnx_model(model_name, "int8-fp16" if precision == "int8" else "fp32")
+    source = onnx_model(model_name, trt.int8_onnx_precision if precision == "int8" else "fp32")
     build_engine_file(source, path, precision=precision, batch=batch, tf32=tf32)
     return path
 

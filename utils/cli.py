@@ -65,7 +65,7 @@ def cmd_quantize(args: argparse.Namespace) -> int:
     from utils.calibration import cached_inputs, load_calibration
     from utils.models import selected_model_name
     from utils.onnx.export import load_onnx
-    from utils.onnx.quantize import qdq_summary, quantize_int8
+    from utils.onnx.quantize import int8_profile, qdq_summary, quantize_int8
 
     model_name = selected_model_name(args.model)
     load_onnx(args.onnx)  # a missing or broken ONNX file is reported before calibration data is made
@@ -75,13 +75,26 @@ def cmd_quantize(args: argparse.Namespace) -> int:
         path = artifacts.calibration_path(model_name)
         calibration, where = cached_inputs(path, model_name, "calibration"), f"the workbook's set, {path}"
     start = time.perf_counter()
-    out = quantize_int8(args.onnx, args.out, calibration, method=args.method, high_precision=args.high_precision)
+    shares: dict[str, float] = {}
+    if args.keep == "auto":
+        profile = int8_profile(args.onnx, calibration, method=args.method)
+        kept = profile.dominant()
+        shares = {row.node: row.noise_share for row in profile.nodes}
+    else:
+        kept = [] if args.keep == "none" else [name.strip() for name in args.keep.split(",") if name.strip()]
+    out = quantize_int8(args.onnx, args.out, calibration, method=args.method, high_precision=args.high_precision,
+                        exclude_nodes=kept)
     seconds = time.perf_counter() - start
     summary = qdq_summary(onnx.load(str(out), load_external_data=False))
     print(f"wrote {out} (INT8 Q/DQ, {args.high_precision.upper()} elsewhere, {args.method} calibration on "
           f"{len(calibration)} samples from {where})")
     print(f"  {summary.qdq_pairs} Q/DQ pairs; {summary.quantized_nodes} of {summary.total_nodes} nodes quantized; "
           f"{seconds:.1f} s")
+    for name in kept:
+        why = f": alone, {shares[name]:.0%} of the fully quantized model's logit noise" if name in shares else ""
+        print(f"  left in {args.high_precision.upper()}: {name}{why}")
+    if args.keep == "auto" and not kept:
+        print("  no node dominates the INT8 error (none alone causes a quarter of it): every node quantized")
     return 0
 
 
@@ -103,13 +116,15 @@ def cmd_precision_search(args: argparse.Namespace) -> int:
                               max_evaluations=args.max_evaluations)
     sqnr = result.sqnr_db if math.isfinite(result.sqnr_db) else None
     if args.json:
-        print(json.dumps({"kept": result.kept, "sqnr_db": sqnr, "evaluations": result.evaluations}))
+        print(json.dumps({"kept": result.kept, "sqnr_db": sqnr, "evaluations": result.evaluations,
+                          "profile_runs": result.profile_runs}))
     else:
         shown = f"{sqnr:.1f} dB" if sqnr is not None else str(result.sqnr_db)
         verdict = "meets" if result.met else "misses"
         print(f"wrote {result.out_path} ({args.precision.upper()}, {len(result.kept)} of {result.node_count} nodes kept in FP32)")
         print(f"  logit SQNR {shown} {verdict} the {result.target_sqnr_db:g} dB target ({result.measured_by})")
-        print(f"  {result.evaluations} model runs for {result.node_count} nodes; {result.seconds:.1f} s")
+        profiled = f" (and {result.profile_runs} short runs ranking the nodes)" if result.profile_runs else ""
+        print(f"  {result.evaluations} model runs{profiled} for {result.node_count} nodes; {result.seconds:.1f} s")
         for name in result.kept:
             print(f"  kept: {name}")
     return 0 if result.met else EXIT_COMPARISON_FAILED
@@ -210,15 +225,36 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
                              "runtime that ran, at every batch (target: <= 3%%)")
 
 
+def comma_list(text: str, option: str, example: str) -> list[str]:
+    items = [part.strip() for part in text.split(",") if part.strip()]
+    if not items:
+        raise WorkbookError(f"{option} {text!r} names nothing; write it like {example}")
+    return items
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from utils.accuracy import evaluate, labelled_images
+    from utils.models import selected_model_name
+
+    model_name = selected_model_name(args.model)
+    count = len(labelled_images(args.folder))  # a bad folder is reported before any model loads
+    results = evaluate(args.folder, model_name, args.backend, comma_list(args.precision, "--precision", "fp32,int8"),
+                       batch=args.batch, progress=not args.json and sys.stderr.isatty())
+    if args.json:
+        print(json.dumps([asdict(result) for result in results], indent=2))
+        return 0
+    print(f"{count} labelled images in {args.folder}; {model_name} on {args.backend}")
+    print(f"  {'precision':<10} {'top-1':>7} {'top-5':>7}")
+    for result in results:
+        print(f"  {result.precision:<10} {result.top1:>7.1%} {result.top5:>7.1%}")
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from utils import artifacts, benchmark
     from utils.models import selected_model_name
-
-    def comma_list(text: str, option: str, example: str) -> list[str]:
-        items = [part.strip() for part in text.split(",") if part.strip()]
-        if not items:
-            raise WorkbookError(f"{option} {text!r} names nothing; write it like {example}")
-        return items
 
     def batch_sizes(text: str) -> list[int]:
         try:
@@ -279,6 +315,18 @@ def build_parser() -> argparse.ArgumentParser:
     classify.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
     classify.set_defaults(func=cmd_classify)
 
+    evaluate = commands.add_parser("evaluate", help="top-1/top-5 accuracy on labelled images, per precision")
+    evaluate.add_argument("folder", help="one sub-folder per class named by its WordNet id (n02123045/...), as "
+                                         "ImageNet's validation set sorted into class folders")
+    _model_argument(evaluate)
+    evaluate.add_argument("--backend", choices=RUNTIMES, default="onnxruntime-cpu")
+    evaluate.add_argument("--precision", default="fp32", metavar="LIST",
+                          help="comma-separated: fp32, fp16, int8 (default fp32)")
+    evaluate.add_argument("--batch", type=int, default=32, help="images per model run")
+    evaluate.add_argument("--json", action="store_true",
+                          help='print a list of {"precision", "backend", "images", "top1", "top5"}')
+    evaluate.set_defaults(func=cmd_evaluate)
+
     export = commands.add_parser("export", help="export a model to ONNX with a dynamic batch axis")
     _model_argument(export)
     export.add_argument("--out", required=True, help="ONNX file to write")
@@ -297,6 +345,10 @@ def build_parser() -> argparse.ArgumentParser:
     quantize.add_argument("--high-precision", choices=("fp32", "fp16"), default="fp32",
                           help="type of what stays unquantized: fp32 measures INT8 alone; "
                                "fp16 is the form TensorRT deploys")
+    quantize.add_argument("--keep", default="auto", metavar="auto|none|NODE,...",
+                          help="nodes to leave unquantized: auto (default) measures each node's quantization alone and "
+                               "keeps those that cause a quarter or more of the INT8 model's logit noise; none "
+                               "quantizes every node; or node names, comma-separated")
     quantize.set_defaults(func=cmd_quantize)
 
     search = commands.add_parser("precision-search",
@@ -311,7 +363,7 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--method", choices=("max", "entropy"), default="max", help="INT8 calibration method")
     search.add_argument("--max-evaluations", type=int, default=DEFAULT_MAX_EVALUATIONS, metavar="N",
                         help="model runs allowed, the FP32 reference and the final model included (default: %(default)s)")
-    search.add_argument("--json", action="store_true", help='print {"kept", "sqnr_db", "evaluations"} as JSON')
+    search.add_argument("--json", action="store_true", help='print {"kept", "sqnr_db", "evaluations", "profile_runs"} as JSON')
     search.set_defaults(func=cmd_precision_search)
 
     diff = commands.add_parser("diff", help="compare two Polygraphy --save-outputs files")

@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     import numpy as np
     import onnx
 
+    from utils.onnx.sensitivity import SensitivityProfile
+
 METHODS = ("max", "entropy")
 HIGH_PRECISIONS = ("fp32", "fp16")
 QDQ_OPS = ("QuantizeLinear", "DequantizeLinear")
@@ -95,9 +97,28 @@ def _checked_calibration(calibration: np.ndarray | dict[str, np.ndarray], model:
     return checked
 
 
+def int8_profile(source_onnx: str | os.PathLike[str], calibration: np.ndarray | dict[str, np.ndarray], *,
+                 method: str = "max", samples: int | None = None, split: int = 0) -> SensitivityProfile:
+    """How much each node's quantization alone costs the logits (`utils.onnx.sensitivity`): the FP32 model quantized
+    in full on `calibration`, then profiled on its first `samples` inputs (default `PROFILE_SAMPLES`)."""
+    import onnx
+
+    from utils.onnx.export import load_onnx
+    from utils.onnx.sensitivity import PROFILE_SAMPLES, int8_sensitivity
+
+    source = Path(source_onnx)
+    model = load_onnx(source)
+    data = _checked_calibration(calibration, model, source)
+    with tempfile.TemporaryDirectory(prefix=".int8-profile.") as scratch:
+        full = quantize_int8(source, Path(scratch) / "full.onnx", data, method=method, exclude_nodes=())
+        count = samples or PROFILE_SAMPLES
+        return int8_sensitivity(model, onnx.load(str(full)), {name: array[:count] for name, array in data.items()},
+                                split=split)
+
+
 def quantize_int8(source_onnx: str | os.PathLike[str], destination: str | os.PathLike[str],
                   calibration: np.ndarray | dict[str, np.ndarray], *, method: str = "max",
-                  high_precision: str = "fp32", exclude_nodes: Sequence[str] = ()) -> Path:
+                  high_precision: str = "fp32", exclude_nodes: Sequence[str] | None = None) -> Path:
     """An INT8 Q/DQ copy of an FP32 ONNX model, calibrated on `calibration`, written atomically to `destination`.
 
     NVIDIA ModelOpt's ONNX post-training quantization (`modelopt.onnx.quantization.quantize`, mode int8, calibrated
@@ -107,7 +128,11 @@ def quantize_int8(source_onnx: str | os.PathLike[str], destination: str | os.Pat
     `calibration`: preprocessed inputs, an array [N, C, H, W] for a one-input model or a dict keyed by input name.
     `method`: "max" (scale from the largest value seen) or "entropy" (the threshold that loses least information,
     clipping rare outliers).
-    `exclude_nodes`: names of nodes to leave unquantized (exact names, not patterns), as `utils.onnx.search` chooses.
+    `exclude_nodes`: names of nodes to leave unquantized (exact names, not patterns), as `utils.onnx.search` chooses;
+    `()` quantizes every node ModelOpt would. The default, None, leaves unquantized the nodes that dominate the INT8
+    model's error, measured: `int8_profile` on the first calibration inputs, then `SensitivityProfile.dominant` (each
+    node whose quantization alone causes at least a quarter of the fully quantized model's logit noise, at most 4).
+    On EfficientNet-Lite0 that is one node, the first depthwise convolution (notebook 06).
 
     `high_precision` is the type of everything that stays unquantized, and it chooses one of two forms:
 
@@ -117,8 +142,8 @@ def quantize_int8(source_onnx: str | os.PathLike[str], destination: str | os.Pat
     ONNX Runtime's CPU provider computes both exactly as written when its Q/DQ fusion is off, as every session of the
     workbook has it (`utils.onnx.sessions`); with the fusion on, its fused INT8 kernels saturate on CPUs without VNNI.
 
-    Refused with a `WorkbookError`: a model that is already quantized, an unknown method or high precision, and
-    calibration data whose names or shapes do not fit the model. ModelOpt's console output is captured; its
+    Refused with a `WorkbookError`: a model that is already quantized, an unknown method or high precision, a node
+    to exclude that the model does not have, and calibration data whose names or shapes do not fit the model. ModelOpt's console output is captured; its
     failures are one line.
     """
     import onnx
@@ -137,6 +162,12 @@ def quantize_int8(source_onnx: str | os.PathLike[str], destination: str | os.Pat
         raise WorkbookError(f"{source} is already quantized (it has Q/DQ or integer operators); quantize the FP32 model")
     data = _checked_calibration(calibration, model, source)
     ensure_writable_dir(destination.parent)
+    unknown = sorted(set(exclude_nodes or ()) - {node.name for node in model.graph.node})
+    if unknown:
+        raise WorkbookError(f"{source} has no node named {unknown[0]!r}; give node names as the ONNX file has them "
+                            "(Netron or onnx.load(...).graph.node show them)")
+    if exclude_nodes is None:
+        exclude_nodes = int8_profile(source, data, method=method).dominant()
     # ModelOpt writes its output and intermediate files where it is told: a scratch folder beside the destination
     # (removed afterwards), so nothing lands beside the source and the destination appears only when complete.
     with tempfile.TemporaryDirectory(prefix=f".{destination.name}.", dir=destination.parent) as scratch:
