@@ -25,11 +25,13 @@ done
 python=${PYTHON:-python}
 [[ -f $onnx ]] || { echo "error: ONNX file $onnx does not exist; export it with: python -m utils export --out $onnx" >&2; exit 2; }
 
-# Stop early, with the reason, where TensorRT cannot run; and learn how this TensorRT builds the precision
-# (TensorRT 11 and TensorRT-RTX have no FP16/INT8 flags: the model's own types decide, strongly typed).
-trt_args=$("$python" - "$onnx" "$precision" "$model" <<'PY'
+# Stop early, with the reason, where TensorRT cannot run. Three lines come back: the model this TensorRT builds
+# for the precision (TensorRT 11 and TensorRT-RTX have no FP16/INT8 flags: the model's own types decide), its
+# polygraphy flags, and the tensors to mark: `mark all`, or for a Q/DQ model its activations by name, since
+# marking a Q/DQ output or a weight breaks TensorRT's INT8 fusion (utils.compare.runs.polygraphy_tensorrt_outputs).
+mapfile -t trt_plan < <("$python" - "$onnx" "$precision" "$model" <<'PY'
 import sys
-from utils.compare.runs import polygraphy_tensorrt_model
+from utils.compare.runs import polygraphy_tensorrt_model, polygraphy_tensorrt_outputs
 from utils.environment import engine_execution_unavailable
 from utils.errors import WorkbookError
 
@@ -39,13 +41,18 @@ if reason:
     sys.exit(f"error: cannot run TensorRT here: {reason}")
 try:
     path, flags = polygraphy_tensorrt_model(onnx_path, precision, model_name=model_name)
+    outputs = polygraphy_tensorrt_outputs(path)
 except WorkbookError as exc:
     sys.exit(f"error: {exc}")
-print(" ".join([f"MODEL={path}", *flags]))
+print(path)
+print(" ".join(flags))
+print(" ".join(outputs))
 PY
-) || exit 2
-trt_model=${trt_args%% *}; trt_model=${trt_model#MODEL=}
-trt_flags=${trt_args#MODEL=$trt_model}
+)
+[[ ${#trt_plan[@]} -eq 3 ]] || exit 2
+trt_model=${trt_plan[0]}
+read -r -a trt_flags <<< "${trt_plan[1]}"
+read -r -a trt_outputs <<< "${trt_plan[2]}"
 
 mkdir -p "$out"
 input_name=$("$python" -c "import onnx,sys; m=onnx.load(sys.argv[1]); print(m.graph.input[0].name)" "$onnx")
@@ -55,9 +62,8 @@ echo "== ONNX Runtime, every tensor marked"
 polygraphy run "$onnx" --onnxrt --onnx-outputs mark all \
   --input-shapes "$shape" --save-inputs "$out/inputs.json" --save-outputs "$out/onnxrt.json"
 
-echo "== TensorRT ($precision), every tensor marked, compared with ONNX Runtime"
-# shellcheck disable=SC2086
-polygraphy run "$trt_model" --trt $trt_flags --trt-outputs mark all \
+echo "== TensorRT ($precision), every activation marked, compared with ONNX Runtime"
+polygraphy run "$trt_model" --trt "${trt_flags[@]}" --trt-outputs "${trt_outputs[@]}" \
   --trt-min-shapes "$shape" --trt-opt-shapes "$shape" --trt-max-shapes "$shape" \
   --load-inputs "$out/inputs.json" --load-outputs "$out/onnxrt.json" --save-outputs "$out/tensorrt.json" \
   --atol 1e-3 --rtol 1e-3 --check-error-stat elemwise -v || echo "(Polygraphy reports mismatches above; plotting them next)"

@@ -53,10 +53,28 @@ def test_fp32_and_fp16_flags(tmp_path):
         polygraphy_tensorrt_model(model, "int4", tensorrt=TRT10)
 
 
-@pytest.mark.parametrize("trt, flags", [(TRT86, ["--int8", "--fp16"]), (TRT10, ["--strongly-typed"]), (TRT11, ["--strongly-typed"])])
-def test_int8_builds_the_qdq_deployment_form(tmp_path, quantized, trt, flags):
+@pytest.mark.parametrize("trt, flags, form", [(TRT86, ["--int8", "--fp16"], "fp32"), (TRT10, ["--strongly-typed"], "fp16"),
+                                              (TRT11, ["--strongly-typed"], "fp16")])
+def test_int8_builds_the_qdq_form_each_version_reads(tmp_path, quantized, trt, flags, form):
+    """The FP16 deployment form where networks are strongly typed; on 8.6, whose IQuantizeLayer takes FP32 scales
+    only, the form with FP32 scales (and FP32 elsewhere: the FP16 flag lets TensorRT pick FP16 layers itself)."""
     model = tmp_path / "m.onnx"
     path, got = polygraphy_tensorrt_model(model, "int8", model_name="efficientnet_lite0", tensorrt=trt)
-    assert path == artifacts.int8_twin_path(model) and path.name == "m_int8_fp16.onnx"
+    assert path == artifacts.int8_twin_path(model, form)
+    assert path.name == ("m_int8.onnx" if form == "fp32" else "m_int8_fp16.onnx")
     assert got == flags
-    assert quantized == [("m.onnx", "m_int8_fp16.onnx", "fp16", (4, 3, 224, 224))]
+    assert quantized == [("m.onnx", path.name, form, (4, 3, 224, 224))]
+
+
+def test_a_qdq_model_is_compared_on_its_activations_only(tmp_path):
+    """`mark all` would mark the Q/DQ outputs and the weights that feed them, which breaks TensorRT's INT8 fusion."""
+    import onnx
+
+    from tests.test_onnx_sessions import saturating_qdq_conv
+    from utils.compare.runs import polygraphy_tensorrt_outputs
+    from utils.onnx.fragile import fp16_overflow_net
+
+    path = tmp_path / "qdq.onnx"
+    onnx.save(saturating_qdq_conv()[0], str(path))
+    assert polygraphy_tensorrt_outputs(path) == ["conv", "y"]  # not xq, xd, wq, wd, yq; the graph output stays
+    assert polygraphy_tensorrt_outputs(fp16_overflow_net(tmp_path / "fp32.onnx")) == ["mark", "all"]

@@ -36,6 +36,13 @@ def test_explicitly_quantized_models_by_the_route_each_version_documents():
     assert trt11.quantized_builder_flags() == () and trt11.network_flags(explicitly_quantized=True) == 0
 
 
+def test_tensorrt_8_6_builds_the_int8_form_with_fp32_scales():
+    """8.6's IQuantizeLayer takes FP32 scales only (its ONNX parser reads the scale as float, unchecked)."""
+    assert _version_shape("8.6.1", explicit_batch=True, fp16_flag=True).int8_onnx_precision == "int8"
+    assert _version_shape("10.13.0", explicit_batch=True, fp16_flag=True).int8_onnx_precision == "int8-fp16"
+    assert _version_shape("11.4.0", explicit_batch=False, fp16_flag=False).int8_onnx_precision == "int8-fp16"
+
+
 def test_fp16_comes_from_the_onnx_model_where_networks_are_strongly_typed():
     assert not _version_shape("8.6.1", explicit_batch=True, fp16_flag=True).strongly_typed_only
     assert not _version_shape("10.13.0", explicit_batch=True, fp16_flag=True).strongly_typed_only

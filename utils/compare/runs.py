@@ -92,8 +92,9 @@ def polygraphy_tensorrt_model(onnx_path: str | os.PathLike[str], precision: str,
                               tensorrt: TensorRT | None = None) -> tuple[Path, list[str]]:
     """The model file and the `polygraphy run --trt` flags that build `precision` the way the installed TensorRT
     documents: FP16 by flag (8.6, 10.x) or from the FP16 model, strongly typed (11.x, RTX); INT8 from the Q/DQ
-    model (FP16 elsewhere, calibrated on the workbook's set for `model_name`), with --int8 --fp16 on 8.6 and
-    strongly typed from 10.x on. Polygraphy's own --fp16/--int8 map onto builder flags TensorRT 11 removed."""
+    model calibrated on the workbook's set for `model_name`: FP16 elsewhere and strongly typed from 10.x on, FP32
+    scales and elsewhere with --int8 --fp16 on 8.6 (`TensorRT.int8_onnx_precision`). Polygraphy's own
+    --fp16/--int8 map onto builder flags TensorRT 11 removed."""
     from utils import artifacts
     from utils.tensorrt.api import load_tensorrt
 
@@ -112,10 +113,27 @@ def polygraphy_tensorrt_model(onnx_path: str | os.PathLike[str], precision: str,
     from utils.models import selected_model_name
     from utils.onnx.quantize import quantize_int8
 
-    quantized = quantize_int8(onnx_path, artifacts.int8_twin_path(onnx_path, "fp16"),
-                              artifacts.calibration_set(selected_model_name(model_name)), high_precision="fp16")
+    high_precision = "fp32" if trt.int8_onnx_precision == "int8" else "fp16"
+    quantized = quantize_int8(onnx_path, artifacts.int8_twin_path(onnx_path, high_precision),
+                              artifacts.calibration_set(selected_model_name(model_name)), high_precision=high_precision)
     flags = [f"--{flag.lower()}" for flag in trt.quantized_builder_flags()] or ["--strongly-typed"]
     return quantized, flags
+
+
+def polygraphy_tensorrt_outputs(onnx_path: str | os.PathLike[str]) -> list[str]:
+    """What `polygraphy run --trt --trt-outputs` should mark to compare every layer: `mark all`, except for a Q/DQ
+    model, where the outputs of its compute nodes (the activations) and its graph outputs are listed by name. Marking the output of a
+    Q/DQ node, or a weight that feeds one, as `mark all` does, stops TensorRT from folding the pair into the layer
+    that reads it (NVIDIA/TensorRT #3788, #3813, #1864): the engine compared would no longer compute in INT8."""
+    from utils.onnx.export import load_onnx
+    from utils.onnx.quantize import QDQ_OPS, is_quantized
+
+    model = load_onnx(onnx_path)
+    if not is_quantized(model):
+        return ["mark", "all"]
+    activations = [name for node in model.graph.node if node.op_type not in (*QDQ_OPS, "Constant")
+                   for name in node.output if name]
+    return list(dict.fromkeys(activations + [output.name for output in model.graph.output]))  # the outputs stay marked
 
 
 def results_from_arrays(outputs: Sequence[dict[str, np.ndarray]], runner_name: str) -> RunResults:

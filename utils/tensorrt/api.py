@@ -75,6 +75,14 @@ class TensorRT:
         return ("INT8", "FP16") if self.major < 10 and not self.is_rtx else ()
 
     @property
+    def int8_onnx_precision(self) -> str:
+        """Which INT8 form of a model (`utils.artifacts` precision) this TensorRT builds. 8.6's IQuantizeLayer takes
+        FP32 scales only, and its ONNX parser reads a Q/DQ scale as float without checking its type, so the FP16 form's
+        FP16 scales would be misread there: 8.6 gets the FP32 form ("int8"), and its FP16 flag still lets TensorRT run
+        the unquantized layers in FP16. Strongly typed builds (10.x, 11.x, TensorRT-RTX) get the FP16 form."""
+        return "int8" if self.major < 10 and not self.is_rtx else "int8-fp16"
+
+    @property
     def has_tf32_flag(self) -> bool:
         """BuilderFlag.TF32 exists in 8.6, 10.x, 11.x and TensorRT-RTX, and is on by default in a new config."""
         return hasattr(self.module.BuilderFlag, "TF32")
