@@ -68,40 +68,54 @@ def test_06_1_equal_runs_have_infinite_sqnr(logits):
         check("06.1", 99.0, reference=reference, target=reference.copy())
 
 
-# --- 06.2: which calibration to deploy -------------------------------------------------------------------------------
-
-AGREEMENT = {"FP16": (0.98, 0.99, 45.0), "INT8 max": (0.81, 0.89, 17.3), "INT8 entropy": (0.84, 0.88, 15.6),
-             "INT8 noise-calibrated": (0.83, 0.86, 12.5), "INT8 percentile": (0.80, 0.92, 16.0)}
+# --- 06.2: how far entropy's scales move with the order of its samples ------------------------------------------------
 
 
-def _best_int8_by_sqnr(agreement):
-    return max((label for label in agreement if label.startswith("INT8")), key=lambda label: agreement[label][2])
+def _qdq_model(path, activation_scales, weight_scale):
+    """A Q/DQ model with one activation QuantizeLinear per (tensor, scale) and one per-channel weight QuantizeLinear."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    inits = [numpy_helper.from_array(np.ones((2, 2), np.float32), "w"),
+             numpy_helper.from_array(np.asarray(weight_scale, np.float32), "w_scale")]
+    nodes = [helper.make_node("QuantizeLinear", ["w", "w_scale"], ["wq"], axis=0)]
+    previous = "x"
+    for index, (tensor, scale) in enumerate(activation_scales.items()):
+        inits.append(numpy_helper.from_array(np.array(scale, np.float32), f"s{index}"))
+        nodes += [helper.make_node("Relu", [previous], [tensor]),
+                  helper.make_node("QuantizeLinear", [tensor, f"s{index}"], [f"{tensor}_q"])]
+        previous = tensor
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
+                              [helper.make_tensor_value_info(previous, TensorProto.FLOAT, [2])], inits)
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 19)]), str(path))
+    return path
 
 
-def test_06_2_accepts_the_int8_model_with_the_best_sqnr(capsys):
-    check("06.2", _best_int8_by_sqnr(AGREEMENT), agreement=AGREEMENT, inputs=64)
-    assert "INT8 max: 17.3 dB of logit SQNR (against INT8 entropy 15.6 dB" in capsys.readouterr().out
-    swapped = {**AGREEMENT, "INT8 entropy": (0.84, 0.88, 18.0)}
-    check("06.2", _best_int8_by_sqnr(swapped), agreement=swapped, inputs=64)
+@pytest.fixture
+def entropy_models(tmp_path):
+    first = _qdq_model(tmp_path / "a.onnx", {"t0": 0.5, "t1": 0.02, "t2": 1.0}, [0.1, 0.2])
+    second = _qdq_model(tmp_path / "b.onnx", {"t0": 0.25, "t1": 0.0204, "t2": 1.0}, [0.1, 0.8])
+    return first, second  # the largest activation ratio is 2.0 (t0); the weights differ by 4x, but they are weights
+
+
+def test_06_2_accepts_the_largest_ratio_of_activation_scales(entropy_models, capsys):
+    first, second = entropy_models
+    check("06.2", 2.0, first=first, second=second)
+    assert "2.00x at 't0'; 1 of 3 activation scales differ by more than 5 %" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("answer, message", [
-    ("FP16", "'FP16' is not an INT8 model"),
-    ("INT8 entropy", "'INT8 entropy' has the best top-1 agreement, but on 64 inputs each input moves top-1 by 1.6%"),
-    ("INT8 noise-calibrated", "'INT8 noise-calibrated' was calibrated on random noise"),
-    ("INT8 percentile", "'INT8 percentile' has the best top-5 overlap"),
-    ("entropy", "'entropy' is not in the table; the INT8 labels are ['INT8 max', 'INT8 entropy'"),
-    (("INT8 max",), "give the label as a str"),
+    (0.5, "that is smaller over larger"),
+    (1.0, "1.0 is what the weights give"),
+    (4.0, "that includes the weights' per-channel scales"),
+    (1.5, "1.5 is not the largest ratio over the 3 activation tensors"),
+    (0.7, "a ratio of larger over smaller is at least 1"),
+    ("2x", "give the largest scale ratio as one number"),
 ])
-def test_06_2_mistakes(answer, message):
+def test_06_2_mistakes(entropy_models, answer, message):
+    first, second = entropy_models
     with pytest.raises(NotYetRight, match=re.escape(message)):
-        check("06.2", answer, agreement=AGREEMENT, inputs=64)
-
-
-def test_06_2_names_a_lower_sqnr_when_no_other_mistake_explains_it():
-    table = {**AGREEMENT, "INT8 minmax": (0.70, 0.80, 14.0)}
-    with pytest.raises(NotYetRight, match="'INT8 minmax' keeps 14.0 dB of logit SQNR; another INT8 model keeps more"):
-        check("06.2", "INT8 minmax", agreement=table, inputs=64)
+        check("06.2", answer, first=first, second=second)
 
 
 # --- 06.3: a symmetric INT8 scale ---------------------------------------------------------------------------------------
@@ -180,58 +194,39 @@ def test_06_3_shape_of_the_answer(calibration, answer, message):
         check("06.3", answer, tensor=calibration, values=calibration[0])
 
 
-# --- 06.4: the tensors below an SQNR target --------------------------------------------------------------------------
-
-TARGET = 20.0
-
-
-def _rows(sqnr):
-    return [TensorQuality(name=name, sqnr_db=value, cosine=0.99, max_abs=1.0 / (i + 1))
-            for i, (name, value) in enumerate(sqnr.items())]
+# --- 06.4: which layer to keep first ------------------------------------------------------------------------------------
 
 
 @pytest.fixture
-def tables():
-    int8 = _rows({"stem": 12.3, "clip": 32.9, "pw": 17.1, "add": 19.3, "head": 16.1, "line": 20.0, "logits": 21.1})
-    fp16 = _rows({"stem": 69.0, "clip": 50.0, "pw": 19.5, "add": 45.0, "head": 43.0, "line": 44.0, "logits": 49.2})
-    return int8, fp16
+def profile_and_layers():
+    from utils.onnx.sensitivity import NodeSensitivity, SensitivityProfile
+
+    profile = SensitivityProfile([NodeSensitivity("dw0", "Conv", 22.0, 0.55), NodeSensitivity("pw3", "Conv", 31.0, 0.06),
+                                  NodeSensitivity("stem", "Conv", 31.5, 0.05)], 19.0, 8, 5)
+    layers = [TensorQuality("stem.out", 35.0, 1.0, 0.1), TensorQuality("dw0.out", 21.0, 1.0, 0.3),
+              TensorQuality("pw3.out", 16.0, 1.0, 0.5)]
+    return profile, layers
 
 
-def _below(rows):
-    return [row.name for row in sorted(rows, key=lambda row: row.sqnr_db) if row.sqnr_db < TARGET]
+def test_06_4_accepts_the_most_sensitive_node_and_its_prediction(profile_and_layers, capsys):
+    profile, layers = profile_and_layers
+    predicted = profile.predicted_sqnr_db(["dw0"])
+    check("06.4", ("dw0", predicted), profile=profile, layers=layers)
+    check("06.4", ["dw0", round(predicted, 2)], profile=profile, layers=layers)
+    printed = capsys.readouterr().out
+    assert f"kept, the profile predicts {predicted:.1f} dB" in printed and "'pw3.out', is where the error shows" in printed
 
 
-def test_06_4_accepts_the_names_below_the_target_lowest_first(tables, capsys):
-    int8, fp16 = tables
-    expected = _below(int8)
-    check("06.4", expected, layers=int8, fp16_layers=fp16, target_db=TARGET)
-    check("06.4", tuple(expected), layers=int8, fp16_layers=fp16, target_db=TARGET)
-    assert f"4 of 7 tensors are below 20 dB; keep {expected[0]!r}" in capsys.readouterr().out
-
-
-def test_06_4_nothing_below_the_target(tables, capsys):
-    int8, fp16 = tables
-    check("06.4", [], layers=int8, fp16_layers=fp16, target_db=5.0)
-    assert "no tensor is below 5 dB" in capsys.readouterr().out
-
-
-@pytest.mark.parametrize("make, message", [
-    (lambda int8, fp16: _below(fp16), "that is the FP16 table"),
-    (lambda int8, fp16: [r.name for r in int8 if r.sqnr_db >= TARGET], "those meet the target"),
-    (lambda int8, fp16: [r.name for r in int8 if r.sqnr_db < TARGET], "the right tensors, in network order"),
-    (lambda int8, fp16: _below(int8)[::-1], "the right tensors, highest SQNR first"),
-    (lambda int8, fp16: sorted(_below(int8)),
-     "the right tensors, not sorted by SQNR"),
-    (lambda int8, fp16: _below(int8) + ["line"], "'line' has 20.0 dB, which meets the 20 dB target (on the line counts"),
-    (lambda int8, fp16: _below(int8) + ["clip"], "'clip' has 32.9 dB, which meets the 20 dB target"),
-    (lambda int8, fp16: _below(int8)[:2], "2 missing, e.g. 'pw' at 17.1 dB"),
-    (lambda int8, fp16: _below(int8) + [_below(int8)[0]], "a name appears twice"),
-    (lambda int8, fp16: _below(int8) + ["conv"], "'conv' is not a tensor of the INT8 table"),
-    (lambda int8, fp16: "stem", "give a list of names, lowest SQNR first, not one str"),
-    (lambda int8, fp16: sorted(int8, key=lambda r: r.sqnr_db)[:4], "give the tensors' names (row.name)"),
-    (lambda int8, fp16: 3, "give a list of tensor names, not a int"),
+@pytest.mark.parametrize("answer, message", [
+    ("dw0", "give a pair (first_to_keep, predicted_db)"),
+    (("pw3.out", 25.0), "'pw3.out' is the tensor with the lowest SQNR (16.0 dB), and a tensor, not a node"),
+    (("conv9", 25.0), "'conv9' is not a quantized node of the profile"),
+    (("pw3", 25.0), "'pw3' causes 6% of the INT8 noise by itself; 'dw0' causes 55%"),
+    ((0, 25.0), "give the node's name (row.node), not a int"),
+    (("dw0", 22.0), "22.0 dB is the SQNR with 'dw0' alone quantized"),
+    (("dw0", 30.0), "30 dB is not the profile's prediction"),
 ])
-def test_06_4_mistakes(tables, make, message):
-    int8, fp16 = tables
+def test_06_4_mistakes(profile_and_layers, answer, message):
+    profile, layers = profile_and_layers
     with pytest.raises(NotYetRight, match=re.escape(message)):
-        check("06.4", make(int8, fp16), layers=int8, fp16_layers=fp16, target_db=TARGET)
+        check("06.4", answer, profile=profile, layers=layers)

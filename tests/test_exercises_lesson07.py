@@ -63,27 +63,37 @@ def test_07_1_a_large_finite_drop_that_adds_little_noise_is_explained_as_logarit
         check("07.1", "early", table=table)
 
 
-SIGNAL, NOISE = 37.5, 0.61
+def profile():
+    """Shares 0.5, 0.2, 0.1, 0.1, 0.1 of a model at 15 dB: keeping the first k leaves 1 - (sum of their shares)."""
+    from utils.onnx.sensitivity import NodeSensitivity, SensitivityProfile
+
+    rows = [NodeSensitivity(f"n{i}", "Conv", sqnr, share)
+            for i, (sqnr, share) in enumerate(((18.0, 0.5), (22.0, 0.2), (25.0, 0.1), (25.5, 0.1), (26.0, 0.1)))]
+    return SensitivityProfile(rows, 15.0, 8, 7)
 
 
-def test_07_2_ten_log10_of_the_power_ratio_passes(capsys):
-    check("07.2", 10 * math.log10(SIGNAL / NOISE), signal_power=SIGNAL, noise_power=NOISE)
-    check("07.2", round(10 * math.log10(SIGNAL / NOISE), 1), signal_power=SIGNAL, noise_power=NOISE)
-    assert "bits" in capsys.readouterr().out
+def test_07_2_the_fewest_nodes_the_prediction_needs_passes(capsys):
+    # 15 dB - 10 log10(left): 0 kept 15.0, 1 kept 18.0, 2 kept 20.2, 3 kept 22.0
+    check("07.2", 2, profile=profile(), target_db=20.0)
+    assert "2 nodes: predicted 20.2 dB" in capsys.readouterr().out
+    check("07.2", 0, profile=profile(), target_db=15.0)
 
 
 @pytest.mark.parametrize(("answer", "message"), [
-    (20 * math.log10(SIGNAL / NOISE), "20·log10 is for amplitudes"),
-    (-10 * math.log10(SIGNAL / NOISE), "wrong sign"),
-    (10 * math.log(SIGNAL / NOISE), "natural logarithm"),
-    (10 * math.log10(math.sqrt(SIGNAL / NOISE)), "RMS ratio"),
-    (SIGNAL / NOISE, "power ratio itself"),
-    (3.0, "is not 10·log10"),
-    ("18 dB", "a number of dB"),
+    (3, "3 nodes meet 20 dB, but so do 2"),
+    (1, "with 1 nodes kept the prediction is 18.0 dB, still below 20 dB"),
+    (5, "with 5 nodes kept the profile predicts inf dB"),
+    ("2", "give a number of nodes, an int, not a str"),
+    (2.0, "give a number of nodes, an int, not a float"),
 ])
 def test_07_2_each_mistake_gets_its_message(answer, message):
     with pytest.raises(NotYetRight, match=message):
-        check("07.2", answer, signal_power=SIGNAL, noise_power=NOISE)
+        check("07.2", answer, profile=profile(), target_db=20.0)
+
+
+def test_07_2_counting_the_nodes_below_the_target_alone_is_explained():
+    with pytest.raises(NotYetRight, match="each cost the logits more than 25.2 dB when quantized alone"):
+        check("07.2", 3, profile=profile(), target_db=25.2)  # needs 5 (predicted inf); 3 nodes alone are below 25.2
 
 
 PEAKS = {"big.out": 2.1e5, "scaled": 210.0, "relu5": 3.2, "wide": 600.0, "edge.rounds": 65510.0,

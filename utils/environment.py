@@ -116,6 +116,25 @@ def notebook_plan() -> list[NotebookStatus]:
     ]
 
 
+def cpu_int8_instructions(flags: str | None = None) -> str:
+    """The CPU's 8-bit dot-product instructions, from /proc/cpuinfo's flags (or `flags`): what ONNX Runtime's fused INT8
+    kernels would compute with. The workbook's INT8 results do not depend on it (`utils.onnx.sessions`)."""
+    if flags is None:
+        try:
+            with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+                flags = next((line.split(":", 1)[1] for line in cpuinfo if line.startswith("flags")), "")
+        except OSError:
+            return "unknown (no /proc/cpuinfo)"
+    present = set(flags.split())
+    if "avx512_vnni" in present:
+        return "AVX-512 VNNI"
+    if "avx_vnni" in present:
+        return "AVX-VNNI"
+    if "avx2" in present:
+        return "AVX2 without VNNI (fused u8s8 kernels would saturate)"
+    return "no AVX2" if present else "unknown"
+
+
 def describe() -> dict[str, str]:
     """Versions and devices, as printable strings."""
     from utils.gpu import current_gpu
@@ -131,6 +150,7 @@ def describe() -> dict[str, str]:
     return {
         "python": sys.version.split()[0],
         "platform": f"{platform.system()} {platform.machine()}",
+        "cpu int8": cpu_int8_instructions(),
         "torch": package_version("torch") or "not installed",
         "torchvision": package_version("torchvision") or "not installed",
         "onnx": package_version("onnx") or "not installed",

@@ -11,10 +11,12 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import numpy as np
     from matplotlib.figure import Figure
+    from PIL import Image
 
     from utils.compare.quality import TensorQuality
     from utils.compare.stats import OutputStats
     from utils.onnx.search import SearchResult
+    from utils.onnx.sensitivity import SensitivityProfile
 
 # Polygraphy's text histograms: np.histogram's default of 10 bins (comparator/util.py: str_histogram).
 HISTOGRAM_BINS = 10
@@ -170,4 +172,69 @@ def search_progress(result: SearchResult) -> Figure:
                  f"{'met' if result.met else 'missed'}", ylim=(floor - 2.0, ceiling))
     ax.set_xlim(left=-0.5)
     ax.legend(fontsize="small", loc="best")
+    return figure
+
+
+def photo_grid(groups: dict[str, Sequence[tuple[str, Image.Image]]], *, per_row: int = 7) -> Figure:
+    """Thumbnails of named photos, one block of rows per group (e.g. "calibration", "evaluation"), each group's
+    name in the title of its first photo."""
+    from matplotlib.figure import Figure
+
+    rows = [(group, chunk) for group, photos in groups.items()
+            for chunk in (list(photos)[i:i + per_row] for i in range(0, len(photos), per_row))]
+    figure = Figure(figsize=(1.6 * per_row, 1.75 * len(rows)), layout="constrained")
+    axes = figure.subplots(len(rows), per_row, squeeze=False)
+    shown: set[str] = set()
+    for (group, chunk), row_axes in zip(rows, axes):
+        for index, ax in enumerate(row_axes):
+            ax.set_axis_off()
+            if index < len(chunk):
+                name, photo = chunk[index]
+                ax.imshow(photo)
+                first = index == 0 and group not in shown
+                ax.set_title(f"{group.upper()}: {name}" if first else name, fontsize="x-small",
+                             weight="bold" if first else "normal")
+        shown.add(group)
+    return figure
+
+
+def per_input_sqnr(reference: np.ndarray, targets: dict[str, np.ndarray]) -> Figure:
+    """The spread behind a logit SQNR: each input's own SQNR (its logits against the reference's) as one box per
+    model, with the set's SQNR (all inputs' noise and signal summed) marked."""
+    import numpy as np
+    from matplotlib.figure import Figure
+
+    from utils.compare.quality import sqnr_db
+
+    labels = list(targets)
+    per_input = [[sqnr_db(ref, out) for ref, out in zip(reference, targets[label])] for label in labels]
+    figure = Figure(figsize=(8, 3.6), layout="constrained")
+    ax = figure.subplots()
+    ax.boxplot([np.clip(values, -20, 80) for values in per_input], tick_labels=labels, showfliers=True)
+    ax.plot(range(1, len(labels) + 1), [sqnr_db(reference, targets[label]) for label in labels], "D", color="tab:red",
+            label="whole set")
+    ax.axhline(20, color="grey", ls=":", lw=0.8)
+    ax.tick_params(axis="x", labelsize="small")
+    ax.set(ylabel="logit SQNR per input (dB)", title=f"logit SQNR against FP32, {len(reference)} inputs each")
+    ax.legend(fontsize="small", loc="lower left")
+    return figure
+
+
+def sensitivity_bars(profile: SensitivityProfile, *, top: int = 15) -> Figure:
+    """Each of the `top` most sensitive nodes' share of the INT8 model's logit noise, measured with only that node
+    quantized (`utils.onnx.sensitivity`), with the rest summed in one bar."""
+    from matplotlib.figure import Figure
+
+    rows = profile.nodes[:top]
+    rest = sum(row.noise_share for row in profile.nodes[top:])
+    names = [row.node.strip("/").replace("/Conv", "").replace("blocks/", "") for row in rows]
+    figure = Figure(figsize=(8, 0.28 * (len(rows) + 1) + 1.2), layout="constrained")
+    ax = figure.subplots()
+    ax.barh(range(len(rows)), [row.noise_share for row in rows], color="tab:blue")
+    ax.barh([len(rows)], [rest], color="lightgrey")
+    ax.set_yticks(range(len(rows) + 1), names + [f"the other {len(profile.nodes) - len(rows)} nodes"], fontsize="x-small")
+    ax.invert_yaxis()
+    ax.set(xlabel="share of the fully quantized model's logit noise, that node alone quantized",
+           title=f"INT8 sensitivity: {len(profile.nodes)} nodes, {profile.samples} inputs, "
+                 f"all quantized {profile.full_sqnr_db:.1f} dB")
     return figure

@@ -1,22 +1,25 @@
-"""Checks for the exercises of 06_quantization: SQNR by hand, choosing a calibration, a symmetric INT8 scale, and the
-tensors below an SQNR target.
+"""Checks for the exercises of 06_quantization: SQNR by hand, how far entropy calibration's scales move with the
+order of its samples, a symmetric INT8 scale, and which layer to keep in higher precision first.
 
-Each check recomputes the expected answer from what the notebook measured (the FP32 and INT8 logits, the agreement
-table, the per-layer SQNR), so it holds for any model and any machine.
+Each check recomputes the expected answer from what the notebook measured (the FP32 and INT8 logits, the two entropy
+models, the sensitivity profile, the per-layer SQNR), so it holds for any model and any machine.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from utils.exercises.registry import CLOSE, NotYetRight, as_number, close_to, exercise
 
 if TYPE_CHECKING:
+    import os
+
     import numpy as np
 
     from utils.compare.quality import TensorQuality
+    from utils.onnx.sensitivity import SensitivityProfile
 
 CLOSE_DB = 0.05  # dB: an SQNR rounded to one decimal still counts
 HALFWAY = 1e-4  # how close to .5 a value / scale must be for either rounding to count
@@ -68,34 +71,53 @@ def sqnr_by_hand(answer: Any, *, reference: np.ndarray, target: np.ndarray) -> s
                       "np.sum((reference - target) ** 2)), in float64")
 
 
+def _scales(path: str | os.PathLike[str]) -> tuple[dict[str, float], dict[str, np.ndarray]]:
+    """The per-tensor scales of a Q/DQ model's activation QuantizeLinear nodes, and the weights' scales."""
+    import onnx
+    from onnx import numpy_helper
+
+    model = onnx.load(str(path))
+    initializers = {init.name: numpy_helper.to_array(init) for init in model.graph.initializer}
+    activations, weights = {}, {}
+    for node in model.graph.node:
+        if node.op_type != "QuantizeLinear" or node.input[1] not in initializers:
+            continue
+        if node.input[0] in initializers:
+            weights[node.input[0]] = initializers[node.input[1]]
+        else:
+            activations[node.input[0]] = float(initializers[node.input[1]])
+    return activations, weights
+
+
 @exercise("06.2")
-def choose_calibration(answer: Any, *, agreement: Mapping[str, tuple[float, float, float]], inputs: int) -> str:
-    """The INT8 model (a label of `agreement`, value (top-1, top-5, SQNR dB)) with the highest logit SQNR."""
-    int8 = [label for label in agreement if label.upper().startswith("INT8")]
-    if not isinstance(answer, str):
-        raise NotYetRight(f"give the label as a str, one of {int8}, not a {type(answer).__name__}")
-    if answer not in agreement:
-        raise NotYetRight(f"{answer!r} is not in the table; the INT8 labels are {int8}")
-    if answer not in int8:
-        raise NotYetRight(f"{answer!r} is not an INT8 model; the question is which INT8 calibration to deploy")
-    expected = max(int8, key=lambda label: agreement[label][2])
-    if answer == expected:
-        others = ", ".join(f"{label} {agreement[label][2]:.1f} dB" for label in int8 if label != expected)
-        return f"{expected}: {agreement[expected][2]:.1f} dB of logit SQNR (against {others})"
-    if "noise" in answer.lower():
-        raise NotYetRight(f"{answer!r} was calibrated on random noise: its scales fit inputs the model never sees in "
-                          f"service, and its logit SQNR ({agreement[answer][2]:.1f} dB) shows it; never deploy that")
-    best_top1 = max(int8, key=lambda label: agreement[label][0])
-    if agreement[answer][0] == agreement[best_top1][0]:
-        raise NotYetRight(f"{answer!r} has the best top-1 agreement, but on {inputs} inputs each input moves top-1 by "
-                          f"{1 / inputs:.1%}: one or two photos decide it; judge by logit SQNR (index 2 of each row), "
-                          f"the steadier measure")
-    best_top5 = max(int8, key=lambda label: agreement[label][1])
-    if answer == best_top5:
-        raise NotYetRight(f"{answer!r} has the best top-5 overlap, by a few classes on {inputs} inputs; the question "
-                          "asks for the best logit SQNR (index 2 of each row)")
-    raise NotYetRight(f"{answer!r} keeps {agreement[answer][2]:.1f} dB of logit SQNR; another INT8 model keeps more; "
-                      "hint: max(labels, key=lambda label: agreement[label][2])")
+def entropy_scale_ratio(answer: Any, *, first: str | os.PathLike[str], second: str | os.PathLike[str]) -> str:
+    """The largest ratio (larger over smaller) between the two models' scales of the same activation tensor."""
+    import numpy as np
+
+    value = as_number(answer, "the largest scale ratio")
+    (a, a_weights), (b, b_weights) = _scales(first), _scales(second)
+    shared = sorted(a.keys() & b.keys())
+    ratios = {name: max(a[name], b[name]) / min(a[name], b[name]) for name in shared}
+    worst = max(ratios, key=lambda name: ratios[name])
+    expected = ratios[worst]
+    if close_to(value, expected):
+        moved = sum(1 for ratio in ratios.values() if ratio > 1.05)
+        return (f"{expected:.2f}x at {worst!r}; {moved} of {len(shared)} activation scales differ by more than 5 % between "
+                "two runs on the same samples: a calibration whose answer depends on the order of its data measures "
+                "the data's order, and max calibration does not")
+    if close_to(value, 1 / expected):
+        raise NotYetRight("that is smaller over larger; divide the larger scale by the smaller, so the ratio is >= 1")
+    if close_to(value, 1.0):
+        raise NotYetRight("1.0 is what the weights give (their scales come from the weights, not the data); hint: keep "
+                          "the QuantizeLinear nodes whose input[0] is not an initializer")
+    with_weights = max([expected] + [float(np.max(np.maximum(a_weights[n], b_weights[n]) / np.minimum(a_weights[n], b_weights[n])))
+                                     for n in a_weights.keys() & b_weights.keys()])
+    if close_to(value, with_weights) and with_weights != expected:
+        raise NotYetRight("that includes the weights' per-channel scales; the question is about activation tensors")
+    if value < 1.0:
+        raise NotYetRight("a ratio of larger over smaller is at least 1")
+    raise NotYetRight(f"{value:.4g} is not the largest ratio over the {len(shared)} activation tensors both models "
+                      "quantize; hint: max(max(a, b) / min(a, b) for each shared tensor)")
 
 
 @exercise("06.3")
@@ -164,48 +186,33 @@ def symmetric_int8(answer: Any, *, tensor: np.ndarray, values: np.ndarray) -> st
 
 
 @exercise("06.4")
-def below_target(answer: Any, *, layers: Sequence[TensorQuality], fp16_layers: Sequence[TensorQuality],
-                 target_db: float) -> str:
-    """The names of the tensors whose SQNR is below `target_db`, lowest SQNR first."""
-    sqnr = {row.name: row.sqnr_db for row in layers}
-    expected = [row.name for row in sorted(layers, key=lambda row: row.sqnr_db) if row.sqnr_db < target_db]
-    if isinstance(answer, str):
-        raise NotYetRight("give a list of names, lowest SQNR first, not one str; hint: [row.name for row in "
-                          "sorted(...) if row.sqnr_db < target]")
-    try:
-        names = list(answer)
-    except TypeError:
-        raise NotYetRight(f"give a list of tensor names, not a {type(answer).__name__}") from None
-    if any(not isinstance(name, str) for name in names):
-        raise NotYetRight("give the tensors' names (row.name), not the rows or their SQNR")
-    if names == expected:
-        if not expected:
-            return f"no tensor is below {target_db:g} dB"
-        return (f"{len(expected)} of {len(layers)} tensors are below {target_db:g} dB; keep {expected[0]!r} "
-                f"({sqnr[expected[0]]:.1f} dB) in FP32 first, then measure again: each tensor's SQNR carries the "
-                "error of every layer before it, so one change moves the whole table")
-    fp16_below = {row.name for row in fp16_layers if row.sqnr_db < target_db}
-    if set(names) == fp16_below and set(names) != set(expected):
-        raise NotYetRight("that is the FP16 table; the question is about INT8 (per_layer['INT8 max'])")
-    unknown = [name for name in names if name not in sqnr]
-    if unknown:
-        raise NotYetRight(f"{unknown[0]!r} is not a tensor of the INT8 table; hint: row.name for row in "
-                          "per_layer['INT8 max']")
-    if len(set(names)) != len(names):
-        raise NotYetRight("a name appears twice; each tensor once")
-    if set(names) == {name for name in sqnr if sqnr[name] >= target_db}:
-        raise NotYetRight(f"those meet the target; the tensors to keep in FP32 are the ones below {target_db:g} dB")
-    if set(names) == set(expected):
-        if names == sorted(expected, key=list(sqnr).index):
-            raise NotYetRight("the right tensors, in network order; sort them by SQNR, lowest first: the first is the "
-                              "one to keep in FP32 first")
-        if names == expected[::-1]:
-            raise NotYetRight("the right tensors, highest SQNR first; the lowest goes first")
-        raise NotYetRight("the right tensors, not sorted by SQNR; hint: sorted(rows, key=lambda row: row.sqnr_db)")
-    extra = [name for name in names if name not in expected]
-    if extra:
-        raise NotYetRight(f"{extra[0]!r} has {sqnr[extra[0]]:.1f} dB, which meets the {target_db:g} dB target"
-                          f"{' (on the line counts as meeting it)' if sqnr[extra[0]] == target_db else ''}")
-    missing = [name for name in expected if name not in names]
-    raise NotYetRight(f"{len(missing)} missing, e.g. {missing[0]!r} at {sqnr[missing[0]]:.1f} dB; hint: every row "
-                      f"with sqnr_db < {target_db:g}")
+def first_to_keep(answer: Any, *, profile: SensitivityProfile, layers: Sequence[TensorQuality]) -> str:
+    """(node, predicted SQNR dB): the profile's most sensitive node, and `profile.predicted_sqnr_db([node])`."""
+    if not isinstance(answer, tuple | list) or len(answer) != 2:
+        raise NotYetRight("give a pair (first_to_keep, predicted_db): a node's name, then an SQNR in dB")
+    node, predicted = answer
+    rows = {row.node: row for row in profile.nodes}
+    expected = profile.nodes[0]
+    if not isinstance(node, str):
+        raise NotYetRight(f"give the node's name (row.node), not a {type(node).__name__}")
+    lowest = min(layers, key=lambda row: row.sqnr_db)
+    if node not in rows:
+        if node == lowest.name:
+            raise NotYetRight(f"{node!r} is the tensor with the lowest SQNR ({lowest.sqnr_db:.1f} dB), and a tensor, not a "
+                              "node; its SQNR carries every earlier layer's error; the profile says which node causes "
+                              "the noise: hint: the row of profile.nodes with the largest noise_share")
+        raise NotYetRight(f"{node!r} is not a quantized node of the profile; hint: row.node for row in profile.nodes")
+    if node != expected.node:
+        row = rows[node]
+        raise NotYetRight(f"{node!r} causes {row.noise_share:.0%} of the INT8 noise by itself; {expected.node!r} causes "
+                          f"{expected.noise_share:.0%}: keep the node whose quantization alone costs the most")
+    value = as_number(predicted, "the predicted SQNR in dB")
+    target = profile.predicted_sqnr_db([node])
+    if not math.isclose(value, target, abs_tol=CLOSE_DB):
+        if math.isclose(value, expected.sqnr_db, abs_tol=CLOSE_DB):
+            raise NotYetRight(f"{value:.1f} dB is the SQNR with {node!r} alone quantized; the question is the SQNR with "
+                              "it kept and everything else quantized: hint: profile.predicted_sqnr_db([first_to_keep])")
+        raise NotYetRight(f"{value:.4g} dB is not the profile's prediction; hint: profile.predicted_sqnr_db([first_to_keep])")
+    return (f"{node!r} alone causes {expected.noise_share:.0%} of the noise; kept, the profile predicts {target:.1f} dB "
+            f"(from {profile.full_sqnr_db:.1f} dB on its {profile.samples} inputs). The lowest-SQNR tensor, "
+            f"{lowest.name!r}, is where the error shows, not where it is made")

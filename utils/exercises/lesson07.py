@@ -1,16 +1,20 @@
-"""Checks for the exercises of 07_precision_debugging: which layer to keep in FP32, an SQNR in dB, FP16 overflow.
+"""Checks for the exercises of 07_precision_debugging: which layer to keep in FP32, how many nodes a target needs by
+the sensitivity profile's prediction, FP16 overflow.
 
-Each check computes the expected answer from what the notebook measured (a per-layer SQNR table, a signal and a
-noise power, peak activations), so it holds for any model, calibration and machine.
+Each check computes the expected answer from what the notebook measured (a per-layer SQNR table, the INT8 sensitivity
+profile, peak activations), so it holds for any model, calibration and machine.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from utils.exercises.registry import NotYetRight, close_to, exercise, is_number
+from utils.exercises.registry import NotYetRight, exercise
+
+if TYPE_CHECKING:
+    from utils.onnx.sensitivity import SensitivityProfile
 
 DB_TOLERANCE = 0.05  # dB: rounding to one decimal passes, a different formula does not
 FP16_MAX = 65504.0  # largest finite FP16 value
@@ -79,35 +83,34 @@ def layer_to_keep(answer: Any, *, table: Sequence[Mapping[str, Any]]) -> str:
 
 
 @exercise("07.2")
-def sqnr_from_powers(answer: Any, *, signal_power: float, noise_power: float) -> str:
-    """10·log10(signal power / noise power), in dB."""
-    if not is_number(answer):
-        raise NotYetRight(f"give the SQNR as a number of dB, not a {type(answer).__name__}")
-    if not (signal_power > 0 and noise_power > 0):
-        raise NotYetRight("both powers must be positive for a finite SQNR; re-run the cells that measure them")
-    value, ratio = float(answer), signal_power / noise_power
-    expected = 10.0 * math.log10(ratio)
-
-    def near(x: float) -> bool:
-        return abs(value - x) <= DB_TOLERANCE
-
-    if near(expected):
-        return f"{expected:.2f} dB: the noise power is {1 / ratio:.2%} of the signal's (about {expected / 6.02:.1f} bits)"
-    if near(20.0 * math.log10(ratio)):
-        raise NotYetRight(f"{value:.2f} is 20·log10 of the power ratio: 20·log10 is for amplitudes (RMS values); "
-                          "powers take 10·log10")
-    if near(-expected):
-        raise NotYetRight(f"{value:.2f} dB has the right size and the wrong sign: you divided noise by signal; "
-                          "SQNR is signal over noise, positive when the signal is the larger")
-    if near(10.0 * math.log(ratio)) or near(20.0 * math.log(ratio)):
-        raise NotYetRight(f"{value:.2f} uses the natural logarithm; decibels use log10 (math.log10)")
-    if near(5.0 * math.log10(ratio)):
-        raise NotYetRight(f"{value:.2f} is 10·log10 of the RMS ratio (the square root of the power ratio); use the "
-                          "power ratio itself with 10·log10, or the RMS ratio with 20·log10")
-    if close_to(value, ratio) or close_to(value, 1.0 / ratio):
-        raise NotYetRight(f"{value:.4g} is the power ratio itself; express it in decibels: 10·log10(signal / noise)")
-    raise NotYetRight(f"{value:.3g} dB is not 10·log10(signal_power / noise_power) for these powers "
-                      f"({signal_power:.4g} and {noise_power:.4g}); hint: math.log10")
+def nodes_for_target(answer: Any, *, profile: SensitivityProfile, target_db: float) -> str:
+    """The fewest nodes, most sensitive first, whose predicted SQNR (`profile.predicted_sqnr_db`) meets `target_db`."""
+    if isinstance(answer, bool) or not isinstance(answer, int):
+        raise NotYetRight(f"give a number of nodes, an int, not a {type(answer).__name__}")
+    names = [row.node for row in profile.nodes]
+    predicted = [profile.predicted_sqnr_db(names[:count]) for count in range(len(names) + 1)]
+    expected = next(count for count, value in enumerate(predicted) if value >= target_db)
+    if answer == expected:
+        return (f"{expected} node{'s' if expected != 1 else ''}: predicted {predicted[expected]:.1f} dB, against "
+                f"{profile.full_sqnr_db:.1f} dB with every node quantized; one fewer is predicted at "
+                f"{predicted[max(expected - 1, 0)]:.1f} dB. Predictions guide; the search then measures")
+    if answer == expected + 1:
+        raise NotYetRight(f"{answer} nodes meet {target_db:g} dB, but so do {expected}: the fewest is the first count "
+                          "whose prediction reaches the target")
+    if answer == expected - 1 and answer >= 0:
+        raise NotYetRight(f"with {answer} nodes kept the prediction is {predicted[answer]:.1f} dB, still below "
+                          f"{target_db:g} dB: one more is needed")
+    below = sum(1 for row in profile.nodes if row.sqnr_db < target_db)
+    if answer == below and below != expected:
+        raise NotYetRight(f"{below} nodes each cost the logits more than {target_db:g} dB when quantized alone, but "
+                          "keeping nodes removes their share of the noise: hint: count how many of profile.nodes, "
+                          "most sensitive first, profile.predicted_sqnr_db needs")
+    if answer == len(profile.dominant()) and answer != expected:
+        raise NotYetRight(f"{answer} is how many nodes dominate (a quarter of the noise each), the workbook's default; "
+                          f"the question is how many a {target_db:g} dB target needs")
+    raise NotYetRight(f"with {answer} nodes kept the profile predicts {predicted[min(max(answer, 0), len(names))]:.1f} dB; "
+                      f"hint: the smallest k with profile.predicted_sqnr_db([r.node for r in profile.nodes[:k]]) >= "
+                      f"{target_db:g}")
 
 
 def _overflows(value: float) -> bool:

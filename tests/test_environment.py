@@ -1,0 +1,22 @@
+"""utils.environment: what this machine can do, each answer printable."""
+
+import pytest
+
+from utils import environment
+
+
+@pytest.mark.parametrize("flags, expected", [
+    ("fpu sse2 avx2 fma avx512f avx512_vnni", "AVX-512 VNNI"),
+    ("fpu sse2 avx2 avx_vnni", "AVX-VNNI"),
+    ("fpu sse2 avx2 fma avx512f", "AVX2 without VNNI (fused u8s8 kernels would saturate)"),
+    ("fpu sse2 avx", "no AVX2"),
+    ("", "unknown"),
+])
+def test_the_cpus_int8_instructions(flags, expected):
+    assert environment.cpu_int8_instructions(flags) == expected
+
+
+def test_describe_names_this_cpus_int8_instructions():
+    facts = environment.describe()
+    assert facts["cpu int8"] == environment.cpu_int8_instructions()
+    assert all(isinstance(value, str) and value for value in facts.values())
