@@ -33,11 +33,18 @@ class IdentityContext:
         return True
 
     def execute_async_v3(self, stream_handle: int) -> bool:
-        import pycuda.driver as cuda
-
         nbytes = int(np.prod(self.shapes["input"])) * np.dtype(np.float32).itemsize
-        # A synchronous copy on the legacy default stream, which orders itself with the runner's blocking stream.
-        cuda.memcpy_dtod(self.addresses["output"], self.addresses["input"], nbytes)
+        try:
+            from cuda.bindings import runtime
+        except ImportError:  # pycuda alone: a synchronous copy on the legacy default stream, which orders itself
+            import pycuda.driver as cuda  # with the runner's blocking stream (it cannot be captured in a CUDA graph)
+
+            cuda.memcpy_dtod(self.addresses["output"], self.addresses["input"], nbytes)
+        else:  # queued on the runner's stream, as TensorRT queues its kernels: a CUDA graph can capture it
+            (error,) = runtime.cudaMemcpyAsync(self.addresses["output"], self.addresses["input"], nbytes,
+                                               runtime.cudaMemcpyKind.cudaMemcpyDeviceToDevice, stream_handle)
+            if error != runtime.cudaError_t.cudaSuccess:
+                return False
         self.executions += 1
         return True
 

@@ -20,11 +20,31 @@ def needs(name):
 def test_backend_names_are_the_same_everywhere():
     from utils.cli import build_parser
 
-    assert RUNTIMES == ("pytorch-cpu", "pytorch-cuda", "pytorch-cuda-graphs", "onnxruntime-cpu", "onnxruntime-cuda", "tensorrt")
+    assert RUNTIMES == ("pytorch-cpu", "pytorch-cuda", "pytorch-cuda-graphs", "pytorch-compile", "onnxruntime-cpu",
+                        "onnxruntime-cuda", "onnxruntime-cuda-iobinding", "onnxruntime-cuda-graphs", "tensorrt",
+                        "tensorrt-graphs")
     classify = build_parser()._subparsers._group_actions[0].choices["classify"]
     (backend,) = [a for a in classify._actions if a.dest == "backend"]
     assert tuple(backend.choices) == RUNTIMES
     assert {runtime_class(name).name for name in RUNTIMES} == set(RUNTIMES)
+
+
+def test_options_are_checked_by_name_before_anything_opens():
+    with pytest.raises(WorkbookError, match="pytorch-cpu has no option 'channels-last'; it takes none"):
+        open_runtime("pytorch-cpu", MODEL, options=["channels-last"])
+    with pytest.raises(WorkbookError, match="onnxruntime-cuda has no option 'batch-profile'; it takes nhwc, tf32"):
+        open_runtime("onnxruntime-cuda", MODEL, options=["batch-profile"])
+    for name in RUNTIMES:
+        cls = runtime_class(name)
+        assert set(cls.scopes) <= {"host", "device"} and "host" in cls.scopes
+        # CPU runtimes answer the host question only; on the GPU only session.run with host arrays does
+        assert ("device" in cls.scopes) == (cls.device == "cuda" and name != "onnxruntime-cuda"), name
+
+
+def test_a_host_only_runtime_refuses_a_device_resident_call():
+    with open_runtime("onnxruntime-cpu", MODEL) as runtime:
+        with pytest.raises(WorkbookError, match="takes its input from the host only"):
+            runtime.device_call()
 
 
 def test_every_unavailable_runtime_says_why_in_one_line():

@@ -42,8 +42,10 @@ def session_options(*, optimize: bool = True) -> onnxruntime.SessionOptions:
 
 
 def inference_session(model: onnx.ModelProto | bytes | str | os.PathLike[str],
-                      providers: Sequence[str] = (CPU_PROVIDER,), *, optimize: bool = True) -> onnxruntime.InferenceSession:
-    """An InferenceSession of `model` (a model, its serialized bytes or a path) on `providers`, with `session_options`."""
+                      providers: Sequence[str | tuple[str, dict[str, str]]] = (CPU_PROVIDER,), *,
+                      optimize: bool = True) -> onnxruntime.InferenceSession:
+    """An InferenceSession of `model` (a model, its serialized bytes or a path) on `providers` (names, or (name,
+    provider options) pairs, as ONNX Runtime takes them), with `session_options`."""
     import onnxruntime
 
     if hasattr(model, "SerializeToString"):

@@ -14,13 +14,14 @@ from __future__ import annotations
 from typing import Any
 
 from utils.errors import WorkbookError
-from utils.runtimes.base import GPU_STAGES, EventTimer, Runtime
-from utils.runtimes.onnxruntime import OnnxRuntimeCpu, OnnxRuntimeCuda
-from utils.runtimes.pytorch import PyTorchCpu, PyTorchCuda, PyTorchCudaGraphs
-from utils.runtimes.tensorrt import TensorRTRuntime
+from utils.runtimes.base import GPU_STAGES, SCOPES, EventTimer, Runtime, check_options
+from utils.runtimes.onnxruntime import OnnxRuntimeCpu, OnnxRuntimeCuda, OnnxRuntimeCudaGraphs, OnnxRuntimeCudaIoBinding
+from utils.runtimes.pytorch import PyTorchCompile, PyTorchCpu, PyTorchCuda, PyTorchCudaGraphs
+from utils.runtimes.tensorrt import TensorRTGraphs, TensorRTRuntime
 
 RUNTIME_CLASSES: dict[str, type[Runtime]] = {cls.name: cls for cls in (
-    PyTorchCpu, PyTorchCuda, PyTorchCudaGraphs, OnnxRuntimeCpu, OnnxRuntimeCuda, TensorRTRuntime)}
+    PyTorchCpu, PyTorchCuda, PyTorchCudaGraphs, PyTorchCompile, OnnxRuntimeCpu, OnnxRuntimeCuda,
+    OnnxRuntimeCudaIoBinding, OnnxRuntimeCudaGraphs, TensorRTRuntime, TensorRTGraphs)}
 RUNTIMES = tuple(RUNTIME_CLASSES)
 
 
@@ -39,17 +40,19 @@ def available_runtimes() -> dict[str, str | None]:
 def open_runtime(name: str, model_name: str, precision: str = "fp32", **options: Any) -> Runtime:
     """Runtime `name` with `model_name` loaded, or a one-line error saying why it cannot run here.
 
-    Options: `max_batch` (tensorrt: the engine's profile must reach it), `onnx_file` (onnxruntime-*: run this
-    file instead of the workbook's export), `engine_file` (tensorrt), `model` (pytorch-*: an nn.Module).
+    Options: `max_batch` (tensorrt: the engine's profile must reach it), `options` (the runtime's
+    `supported_options` to switch on), `onnx_file` (onnxruntime-*: run this file instead of the workbook's export),
+    `engine_file` (tensorrt), `model` (pytorch-*: an nn.Module).
     """
     cls = runtime_class(name)
     if precision not in cls.precisions:
         raise WorkbookError(f"{name} runs {', '.join(cls.precisions)}, not {precision}; choose another --precision or backend")
+    check_options(name, cls.supported_options, options.get("options", ()))
     reason = cls.unavailable_reason()
     if reason is not None:
         raise WorkbookError(f"{name} cannot run here: {reason}")
     return cls(model_name, precision, **options)
 
 
-__all__ = ["GPU_STAGES", "RUNTIMES", "RUNTIME_CLASSES", "EventTimer", "Runtime", "available_runtimes", "open_runtime",
+__all__ = ["GPU_STAGES", "RUNTIMES", "SCOPES", "RUNTIME_CLASSES", "EventTimer", "Runtime", "available_runtimes", "open_runtime",
            "runtime_class"]

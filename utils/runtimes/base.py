@@ -7,11 +7,21 @@ For timing, an iteration is split the way a GPU application runs it: `bind(batch
 the runtime's own input memory), then `run_bound()` per iteration. GPU runtimes also expose the iteration's
 three stages (`stage_calls()`: host-to-device copy, compute, device-to-host copy) and CUDA events on the
 stream that carries them (`event_timer()`), so the benchmark can time them without knowing the backend.
+
+Two questions, two scopes. "host": a host batch in, host logits out, copies included (what an application that
+holds its images in host memory sees; `run_bound`). "device": the input already on the GPU in the model's own
+type and layout, only the model's work (what `trtexec --noDataTransfers` and most published GPU numbers measure;
+`device_call`). A runtime lists the scopes it answers in `scopes`. A runtime without an event timer finishes its
+work before each of its calls returns, so a host clock times it exactly.
+
+Options (`supported_options`, chosen with `open_runtime(..., options=[...])`) switch on what a practitioner would
+try on top of a backend and precision: `channels-last` memory layout, `tf32` for FP32 arithmetic, `nhwc` kernels,
+one TensorRT engine per batch size. A row names its options beside its backend and precision.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from utils.errors import WorkbookError
@@ -20,6 +30,14 @@ if TYPE_CHECKING:
     import numpy as np
 
 GPU_STAGES = ("h2d", "compute", "d2h")
+SCOPES = ("host", "device")
+
+
+def check_options(name: str, supported: Sequence[str], options: Sequence[str]) -> None:
+    unknown = [option for option in options if option not in supported]
+    if unknown:
+        offered = f"it takes {', '.join(supported)}" if supported else "it takes none"
+        raise WorkbookError(f"{name} has no option {unknown[0]!r}; {offered}")
 
 
 class EventTimer(Protocol):
@@ -41,14 +59,20 @@ class Runtime:
     timer: ClassVar[str]  # the clock the benchmark uses for it
     description: ClassVar[str]
     precisions: ClassVar[tuple[str, ...]] = ("fp32",)
+    supported_options: ClassVar[tuple[str, ...]] = ()
+    scopes: ClassVar[tuple[str, ...]] = ("host",)
 
-    def __init__(self, model_name: str, precision: str = "fp32", *, max_batch: int = 32) -> None:
+    def __init__(self, model_name: str, precision: str = "fp32", *, max_batch: int = 32,
+                 options: Sequence[str] = ()) -> None:
         """`max_batch`: the largest batch `infer` will be given (TensorRT sizes its engine's profile by it)."""
+        check_options(self.name, self.supported_options, options)
         if precision not in self.precisions:
             raise WorkbookError(f"{self.name} runs {', '.join(self.precisions)}, not {precision}; choose another --precision or backend")
         self.model_name = model_name
         self.precision = precision
         self.max_batch = max_batch
+        self.options = tuple(sorted(set(options)))
+        self.setup_s: float | None = None  # what the last `bind` spent preparing beyond a copy (a compile, a capture)
 
     @classmethod
     def unavailable_reason(cls) -> str | None:
@@ -81,6 +105,15 @@ class Runtime:
         """For GPU runtimes: (queue the input copy, queue the compute, queue the output copy); empty elsewhere."""
         return ()
 
+    def device_call(self) -> Callable[[], Any]:
+        """One iteration on the bound batch already on the device (the "device" scope): queued on the stream the
+        event timer records on, or, without an event timer, finished when the call returns."""
+        calls = self.stage_calls()
+        if "device" not in self.scopes or not calls:
+            raise WorkbookError(f"{self.name} takes its input from the host only; a device-resident timing needs one "
+                                f"of the runtimes whose scopes include 'device'")
+        return calls[1]
+
     def event_timer(self, count: int) -> EventTimer | None:
         """`count` CUDA events on the runtime's stream, or None where a host clock times it exactly."""
         return None
@@ -101,4 +134,5 @@ class Runtime:
         self.close()
 
     def __repr__(self) -> str:
-        return f"<{self.name} runtime: {self.model_name}, {self.precision}>"
+        options = f", {'+'.join(self.options)}" if self.options else ""
+        return f"<{self.name} runtime: {self.model_name}, {self.precision}{options}>"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from utils.errors import WorkbookError
@@ -12,6 +12,7 @@ from utils.runtimes.base import Runtime
 if TYPE_CHECKING:
     import numpy as np
 
+    from utils.tensorrt.cuda_graph import CapturedGraph
     from utils.tensorrt.cuda_memory import PycudaEventTimer
 
 
@@ -27,13 +28,19 @@ def engine_profile(max_batch: int) -> tuple[int, int, int]:
 
 class TensorRTRuntime(Runtime):
     """The batch is written straight into the runner's pinned input buffer by `bind`, so an iteration's upload is
-    only the DMA, as PyTorch's GPU runtimes copy from pinned memory too; outputs land in pinned buffers."""
+    only the DMA, as PyTorch's GPU runtimes copy from pinned memory too; outputs land in pinned buffers.
+
+    Option `batch-profile`: each bound batch size gets an engine whose optimization profile is exactly that batch
+    (min = opt = max), built once and cached like every engine, so no batch runs on kernels TensorRT chose for
+    another (the default engine is tuned for batch 8, `artifacts.DEFAULT_ENGINE_BATCH`). The benchmark uses it."""
 
     name = "tensorrt"
     device = "cuda"
     timer = "cuda-events (pycuda)"
     description = "TensorRTRunner (pycuda buffers, execute_async_v3) on the workbook's engine"
     precisions = ("fp32", "fp16", "int8")  # int8: an engine built from the Q/DQ model with FP16 elsewhere
+    supported_options = ("batch-profile",)
+    scopes = ("host", "device")
 
     @classmethod
     def unavailable_reason(cls) -> str | None:
@@ -42,25 +49,43 @@ class TensorRTRuntime(Runtime):
         return engine_execution_unavailable()
 
     def __init__(self, model_name: str, precision: str = "fp32", *, max_batch: int = 32,
-                 engine_file: str | os.PathLike[str] | None = None) -> None:
-        from utils import artifacts
+                 engine_file: str | os.PathLike[str] | None = None, options: Sequence[str] = ()) -> None:
         from utils.tensorrt.cuda_memory import pycuda_driver
-        from utils.tensorrt.runner import TensorRTRunner
 
-        super().__init__(model_name, precision, max_batch=max_batch)
-        self.engine_file = engine_file or artifacts.engine(model_name, precision, engine_profile(max_batch))
+        super().__init__(model_name, precision, max_batch=max_batch, options=options)
+        if engine_file is not None and "batch-profile" in self.options:
+            raise WorkbookError("give either an engine_file or the batch-profile option, not both")
+        self._engine_file = engine_file
         self._driver = pycuda_driver()
         self._free_before = self._free_lowest = self._driver.mem_get_info()[0]
-        self.runner = TensorRTRunner(self.engine_file)
-        if len(self.runner.inputs) != 1:
-            self.runner.close()
-            raise WorkbookError(f"{self.engine_file} takes {len(self.runner.inputs)} inputs; the workbook's runtimes feed one image batch")
-        (self.input_name,) = self.runner.inputs
+        self.runner: Any = None
+        self.engine_file: Any = None
+        self._open(engine_file or self._engine_for(None))
         self.feeds: dict[str, Any] = {}
         self.output_shapes: dict[str, tuple[int, ...]] = {}
         self._results: dict[str, Any] = {}
 
+    def _engine_for(self, batch: int | None) -> Any:
+        from utils import artifacts
+
+        profile = (batch, batch, batch) if batch and "batch-profile" in self.options else engine_profile(self.max_batch)
+        return artifacts.engine(self.model_name, self.precision, profile)
+
+    def _open(self, engine_file: Any) -> None:
+        from utils.tensorrt.runner import TensorRTRunner
+
+        if self.runner is not None:
+            self.runner.close()
+        self.engine_file = engine_file
+        self.runner = TensorRTRunner(engine_file)
+        if len(self.runner.inputs) != 1:
+            self.runner.close()
+            raise WorkbookError(f"{engine_file} takes {len(self.runner.inputs)} inputs; the workbook's runtimes feed one image batch")
+        (self.input_name,) = self.runner.inputs
+
     def bind(self, batch: np.ndarray) -> None:
+        if "batch-profile" in self.options and self.runner.batch_range != (batch.shape[0], batch.shape[0]):
+            self._open(self._engine_for(batch.shape[0]))
         low, high = self.runner.batch_range
         if not low <= batch.shape[0] <= high:
             raise WorkbookError(f"batch {batch.shape[0]} is outside the engine's profile {low} to {high}; "
@@ -102,4 +127,47 @@ class TensorRTRuntime(Runtime):
     def close(self) -> None:
         if getattr(self, "runner", None) is not None:
             self.runner.close()
-            self.runner = None  # type: ignore[assignment]
+            self.runner = None
+
+
+class TensorRTGraphs(TensorRTRuntime):
+    """`execute_async_v3` captured once per bound batch into a CUDA graph, then replayed (`cudaGraphLaunch`): one
+    launch per inference instead of one per kernel, as `trtexec --useCudaGraph` times it. pycuda has no stream
+    capture, so the capture goes through cuda-python's runtime API on the runner's stream
+    (`utils.tensorrt.cuda_graph`); an engine whose layers cannot be captured is a one-line error."""
+
+    name = "tensorrt-graphs"
+    description = "execute_async_v3 captured in a CUDA graph (cuda-python), replayed with cudaGraphLaunch"
+
+    @classmethod
+    def unavailable_reason(cls) -> str | None:
+        from utils.tensorrt.cuda_graph import cuda_graphs_unavailable
+
+        return super().unavailable_reason() or cuda_graphs_unavailable()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.graph: CapturedGraph | None = None
+        super().__init__(*args, **kwargs)
+
+    def bind(self, batch: np.ndarray) -> None:
+        import time
+
+        from utils.tensorrt.cuda_graph import CapturedGraph
+
+        started = time.perf_counter()
+        super().bind(batch)
+        if self.graph is not None:
+            self.graph.close()  # the last batch size's graph
+        self.graph = CapturedGraph(self.runner.stream.handle, self.runner.execute)
+        self.setup_s = time.perf_counter() - started
+
+    def stage_calls(self) -> tuple[Callable[[], Any], ...]:
+        if self.graph is None:
+            raise WorkbookError("bind a batch first: its CUDA graph is captured then")
+        return (self._upload, self.graph.launch, self._download)
+
+    def close(self) -> None:
+        if self.graph is not None:
+            self.graph.close()
+            self.graph = None
+        super().close()

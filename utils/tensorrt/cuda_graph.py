@@ -1,0 +1,71 @@
+"""CUDA graphs of TensorRT's `execute_async_v3`, through cuda-python's runtime API (`cuda.bindings.runtime`).
+
+NVIDIA's pattern (trtexec's `sampleInference.cpp`; the TensorRT repository's Python demos): run the enqueue once
+outside capture, so TensorRT's deferred initialisation is not captured; then `cudaStreamBeginCapture`, the same
+enqueue, `cudaStreamEndCapture`, `cudaGraphInstantiate`; replay with `cudaGraphLaunch` on the same stream. The graph
+holds the tensor addresses and shapes of the capture, so a new input shape needs a new graph. An engine whose
+layers cannot run under capture makes the enqueue or the end of capture fail: trtexec then runs without a graph,
+and here it is a one-line error. pycuda (through 2026.1) has no stream capture, hence cuda-python; the stream can be
+pycuda's, passed by its handle.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Callable
+from typing import Any
+
+from utils.errors import WorkbookError
+
+
+def cuda_graphs_unavailable() -> str | None:
+    if importlib.util.find_spec("cuda") is None or importlib.util.find_spec("cuda.bindings") is None:
+        return "CUDA graphs of TensorRT need cuda-python: pip install cuda-python (cuda.bindings)"
+    return None
+
+
+def _runtime() -> Any:
+    from cuda.bindings import runtime
+
+    return runtime
+
+
+def _check(result: Any, what: str) -> Any:
+    """cuda-python returns (error, value...) tuples: the value, or a WorkbookError with the CUDA error's name."""
+    runtime = _runtime()
+    error, *values = result if isinstance(result, tuple) else (result,)
+    if error != runtime.cudaError_t.cudaSuccess:
+        name = runtime.cudaGetErrorName(error)[1]
+        raise WorkbookError(f"{what} failed with {name.decode() if isinstance(name, bytes) else name}")
+    return values[0] if len(values) == 1 else tuple(values)
+
+
+class CapturedGraph:
+    """`enqueue` (which queues work on `stream_handle`) captured as a CUDA graph, ready to `launch`."""
+
+    def __init__(self, stream_handle: int, enqueue: Callable[[], Any]) -> None:
+        runtime = _runtime()
+        self.stream = runtime.cudaStream_t(int(stream_handle))
+        enqueue()  # outside capture: TensorRT's deferred work is not recorded in the graph
+        _check(runtime.cudaStreamSynchronize(self.stream), "cudaStreamSynchronize")
+        _check(runtime.cudaStreamBeginCapture(self.stream, runtime.cudaStreamCaptureMode.cudaStreamCaptureModeGlobal),
+               "cudaStreamBeginCapture")
+        try:
+            enqueue()
+        except WorkbookError as exc:
+            runtime.cudaStreamEndCapture(self.stream)
+            raise WorkbookError(f"the engine cannot be captured in a CUDA graph ({exc}); time it without graphs") from None
+        graph = _check(runtime.cudaStreamEndCapture(self.stream), "cudaStreamEndCapture (the engine has layers "
+                                                                    "CUDA graphs cannot capture)")
+        try:
+            self.exec = _check(runtime.cudaGraphInstantiate(graph, 0), "cudaGraphInstantiate")
+        finally:
+            runtime.cudaGraphDestroy(graph)
+
+    def launch(self) -> None:
+        _check(_runtime().cudaGraphLaunch(self.exec, self.stream), "cudaGraphLaunch")
+
+    def close(self) -> None:
+        if getattr(self, "exec", None) is not None:
+            _runtime().cudaGraphExecDestroy(self.exec)
+            self.exec = None
