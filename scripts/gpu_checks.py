@@ -15,6 +15,11 @@ with the workbook installed (`make setup`):
    per layer (utils.compare.emulation): the workbook's model converted by AutoCast, the FP16-overflow network all in
    FP16 and as AutoCast splits it, and the INT8-outlier network's Q/DQ model (INT8 is not emulated: the CPU runs
    the Q/DQ arithmetic itself, so CPU and CUDA are compared directly) -> OUT_DIR/precision_layers.csv
+4. With --int8-cuda: the workbook's INT8 model in both forms (FP32 or FP16 between the Q/DQ pairs) on ONNX Runtime
+   CUDA against the CPU's exact Q/DQ arithmetic, tensor by tensor, to find where CUDA's answer departs
+   -> OUT_DIR/int8_cuda_layers.csv
+5. With --peers BENCH_CSV: the fastest PyTorch row of a `bench` CSV against a standalone loop of the same
+   configuration written in plain PyTorch (no workbook code), timed with CUDA events, in the same run
 """
 
 from __future__ import annotations
@@ -184,10 +189,130 @@ def precision_layers(model_name: str, out: Path) -> None:
         writer.writerows(rows)
 
 
+def int8_cuda_layers(model_name: str, out: Path) -> None:
+    """Check 4: per tensor, the INT8 models on CUDA and on the CPU (exact Q/DQ) against FP32 on the CPU."""
+    import numpy as np
+    import onnx
+
+    from utils import artifacts
+    from utils.compare.emulation import _run
+    from utils.compare.quality import sqnr_db
+    from utils.onnx.fp16_emulation import tensor_types
+
+    inputs = {"input": artifacts.evaluation_set(model_name)[:8]}
+    fp32 = onnx.load(str(artifacts.onnx_model(model_name)))
+    names = [n for n, t in tensor_types(fp32).items() if t == 1 and n not in {i.name for i in fp32.graph.initializer}]
+    names = [n for node in fp32.graph.node for n in node.output if n in set(names)]
+    reference = _run(fp32, names, inputs, "cpu", optimize=False)
+    rows = []
+    for form in ("int8", "int8-fp16"):
+        model = onnx.load(str(artifacts.onnx_model(model_name, form)))
+        produced = {n for node in model.graph.node for n in node.output}
+        shared = [n for n in names if n in produced]
+        runs = {provider: _run(model, shared, inputs, provider, optimize=provider == "cuda") for provider in ("cpu", "cuda")}
+        ops = {n: node.op_type for node in model.graph.node for n in node.output}
+        for name in shared:
+            rows.append({"form": form, "tensor": name, "op": ops.get(name, ""),
+                         "cpu_db": sqnr_db(reference[name], runs["cpu"][name]),
+                         "cuda_db": sqnr_db(reference[name], runs["cuda"][name]),
+                         "cuda_vs_cpu_db": sqnr_db(runs["cpu"][name], runs["cuda"][name])})
+        departs = [r for r in rows if r["form"] == form and r["cuda_vs_cpu_db"] < 30]
+        print(f"{form}: logits CPU {rows[-1]['cpu_db']:.1f} dB, CUDA {rows[-1]['cuda_db']:.1f} dB against FP32; "
+              f"{len(departs)} of {len(shared)} tensors where CUDA departs from the CPU by more than 30 dB of SQNR")
+        for row in departs[:6]:
+            print(f"   {row['tensor']} ({row['op']}): CUDA vs CPU {row['cuda_vs_cpu_db']:.1f} dB")
+    with open(out / "int8_cuda_layers.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows({k: (f"{v:.3f}" if isinstance(v, float) else v) for k, v in r.items()} for r in rows)
+    print(f"wrote {out / 'int8_cuda_layers.csv'}; inputs: {len(inputs['input'])}, {np.asarray(inputs['input']).shape}")
+
+
+def standalone_pytorch(model_name: str, backend: str, precision: str, options: str, batch: int, scope: str,
+                       iterations: int = 200) -> float:
+    """Images/s of a loop written in plain PyTorch for one PyTorch configuration of the benchmark: the model in the
+    row's dtype and layout, a static input, eager / one CUDA graph / torch.compile, CUDA events around each
+    iteration (with the host copies in the host scope), the p50 of `iterations`."""
+    import statistics
+
+    import torch
+
+    from utils.models import load_model
+    from utils.runtimes.pytorch import COMPILE_MODE
+
+    dtype = torch.float16 if precision == "fp16" else torch.float32
+    layout = torch.channels_last if "channels-last" in options else torch.contiguous_format
+    torch.backends.cudnn.benchmark = True
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = "tf32" in options
+    model = load_model(model_name).cuda().eval().to(dtype=dtype, memory_format=layout)
+    host = torch.randn(batch, 3, 224, 224).pin_memory()
+    staged = torch.empty_like(host, device="cuda")
+    x = torch.empty(host.shape, dtype=dtype, device="cuda").contiguous(memory_format=layout)
+    with torch.inference_mode():
+        x.copy_(host)
+        forward = model
+        if backend == "pytorch-compile":
+            forward = torch.compile(model, mode=COMPILE_MODE, dynamic=False)
+        for _ in range(5):
+            y = forward(x)
+        if backend == "pytorch-cuda-graphs":
+            graph = torch.cuda.CUDAGraph()
+            side = torch.cuda.Stream()
+            side.wait_stream(torch.cuda.current_stream())
+            with torch.cuda.stream(side):
+                for _ in range(3):
+                    model(x)
+            torch.cuda.current_stream().wait_stream(side)
+            with torch.cuda.graph(graph):
+                y = model(x)
+            forward = lambda _: graph.replay()  # noqa: E731
+        out = torch.empty(y.shape, dtype=y.dtype, pin_memory=True)
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        samples = []
+        for index in range(iterations + 20):
+            start.record()
+            if scope == "host":
+                staged.copy_(host, non_blocking=True)
+                x.copy_(staged)
+            result = forward(x)
+            if scope == "host":
+                out.copy_(y if result is None else result, non_blocking=True)
+            end.record()
+            end.synchronize()
+            if index >= 20:
+                samples.append(start.elapsed_time(end))
+    return batch / (statistics.median(samples) / 1e3)
+
+
+def peers_check(bench_csv: Path) -> int:
+    """Check 5: the fastest PyTorch row of `bench_csv` (by p50 throughput) against `standalone_pytorch`."""
+    from utils.benchmark import read_csv
+
+    rows = [r for r in read_csv(bench_csv) if r.backend.startswith("pytorch-c") and r.device == "cuda"]
+    if not rows:
+        print(f"error: {bench_csv} has no PyTorch GPU rows", file=sys.stderr)
+        return 2
+    best = max(rows, key=lambda r: r.batch / r.p50_ms)
+    harness = best.batch / (best.p50_ms / 1e3)
+    plain = standalone_pytorch(best.model, best.backend, best.precision, best.options, best.batch, best.scope)
+    ratio = harness / plain
+    print(f"fastest PyTorch row: {best.label} [{best.scope}] batch {best.batch}: {harness:,.0f} img/s from the p50; "
+          f"a standalone loop of the same configuration: {plain:,.0f} img/s; ratio {ratio:.3f} (target >= 0.9)")
+    return 0 if ratio >= 0.9 else 1
+
+
 def run(args: argparse.Namespace) -> int:
     from utils.gpu import require_gpu
 
     gpu = require_gpu("These checks")
+    if args.peers:
+        print(f"GPU: {gpu.name}, compute capability {gpu.compute_capability}")
+        return peers_check(args.peers)
+    if args.int8_cuda:
+        print(f"GPU: {gpu.name}, compute capability {gpu.compute_capability}")
+        args.out.mkdir(parents=True, exist_ok=True)
+        int8_cuda_layers(args.models.split(",")[0], args.out)
+        return 0
     if args.precision:
         print(f"GPU: {gpu.name}, compute capability {gpu.compute_capability}")
         args.out.mkdir(parents=True, exist_ok=True)
@@ -233,6 +358,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--copies-only", action="store_true", help="measure the copies, skip the latency sweep")
     parser.add_argument("--precision", action="store_true",
                         help="only the precision check (3.) on the first of --models")
+    parser.add_argument("--int8-cuda", action="store_true", help="only the INT8 check (4.) on the first of --models")
+    parser.add_argument("--peers", type=Path, default=None, metavar="BENCH_CSV",
+                        help="only the standalone-loop check (5.) of the fastest PyTorch row of BENCH_CSV")
     args = parser.parse_args(argv)
 
     from utils.errors import WorkbookError

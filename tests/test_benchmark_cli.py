@@ -48,6 +48,10 @@ def test_bench_writes_the_default_csv_when_none_is_given(capsys: pytest.CaptureF
     (["--precision", "int4"], "error: unknown precision 'int4'; choose from: fp32, fp16, int8"),
     (["--iterations", "0"], "error: 0 timed iterations is too few; give at least 1"),
     (["--model", "alexnet"], "error: unknown model 'alexnet'"),
+    (["--backend", "onnxruntime-cuda", "--precision", "int8"],
+     "error: onnxruntime-cuda runs fp32, fp16, not int8; a row of onnxruntime-cuda/int8 cannot exist"),
+    (["--backend", "pytorch-cuda+nhwc"], "error: pytorch-cuda has no option 'nhwc'; it takes channels-last, tf32"),
+    (["--scope", "gpu"], "error: unknown scope 'gpu'; choose from: host, device"),
 ])
 def test_bad_values_are_one_line_errors(argv: list[str], message: str, tmp_path: Path,
                                         capsys: pytest.CaptureFixture[str]) -> None:
@@ -65,3 +69,14 @@ def test_only_unrunnable_backends_is_a_user_error(tmp_path: Path, capsys: pytest
     assert code == 2
     assert capsys.readouterr().err.startswith("error: no backend could run: pytorch-cuda/fp32: no CUDA GPU")
     assert not (tmp_path / "b.csv").exists()
+
+
+@pytest.mark.skipif(current_gpu() is not None, reason="checks the skip lines of a machine without a GPU")
+def test_bench_says_why_a_row_is_missing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["bench", "--model", MODEL, "--backend", "onnxruntime-cpu,pytorch-cuda-graphs+channels-last",
+                 "--precision", "fp32", "--batch", "1", "--iterations", "1", "--warmup", "0", "--no-progress",
+                 "--csv", str(tmp_path / "b.csv")])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "no rows for pytorch-cuda-graphs/fp32+channels-last: no CUDA GPU" in out
+    assert [r.label for r in read_csv(tmp_path / "b.csv")] == ["onnxruntime-cpu/fp32"]

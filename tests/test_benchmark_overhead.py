@@ -96,13 +96,25 @@ def test_the_bare_loop_makes_exactly_the_runtimes_calls() -> None:
 
 def test_the_harness_times_a_gpu_runtime_exactly_like_the_bare_loop() -> None:
     runtime = FakeGpuRuntime(stage_ms=(1.0, 4.0, 0.5))
-    result = overhead.runtime_overhead(runtime, 2, make_inputs(MODEL, 2), rounds=3, iterations=12, warmup=2)
+    (result,) = overhead.runtime_overhead(runtime, 2, make_inputs(MODEL, 2), rounds=3, iterations=12, warmup=2,
+                                          scopes=["host"])
     assert (result.backend, result.precision, result.batch, result.clock) == ("pytorch-cuda", "fp32", 2, "cuda-events")
     assert (result.rounds, result.iterations) == (3, 4)
     assert result.harness_p50_ms == result.bare_p50_ms == 5.5 and result.percent == 0.0 and result.within_target
     assert runtime.log[0] == "bind2"
     # Both sides, warm-up included, record two events per iteration and nothing else: 2 + 2 warm-up, 2 x 12 timed.
     assert runtime.log.count("record0") == runtime.log.count("record1") == 28 and "record2" not in runtime.log
+
+
+def test_the_device_scope_times_the_compute_call_alone_like_its_bare_loop() -> None:
+    runtime = FakeGpuRuntime(stage_ms=(1.0, 4.0, 0.5))
+    runtime.scopes = ("host", "device")
+    (result,) = overhead.runtime_overhead(runtime, 2, make_inputs(MODEL, 2), rounds=2, iterations=4, scopes=["device"])
+    assert (result.scope, result.clock, result.harness_p50_ms, result.bare_p50_ms) == ("device", "cuda-events", 4.0, 4.0)
+    assert "h2d" not in runtime.log and "d2h" not in runtime.log and result.label == "pytorch-cuda/fp32 (device)"
+    cpu = FakeCpuRuntime()
+    with pytest.raises(WorkbookError, match="takes its input from the host only"):
+        overhead.bare_loop(cpu, "device")
 
 
 def test_format_has_one_line_per_configuration_and_batch() -> None:
@@ -116,7 +128,7 @@ def test_format_has_one_line_per_configuration_and_batch() -> None:
 
 def test_overhead_of_onnxruntime_cpu_on_the_real_model() -> None:
     skipped: dict[str, str] = {}
-    (result,) = overhead.harness_overhead(MODEL, [("onnxruntime-cpu", "fp32")], [1], iterations=12, warmup=2,
+    (result,) = overhead.harness_overhead(MODEL, [("onnxruntime-cpu", "fp32", ())], [1], iterations=12, warmup=2,
                                           skipped=skipped)
     assert skipped == {}
     assert (result.backend, result.precision, result.batch, result.clock) == ("onnxruntime-cpu", "fp32", 1,
@@ -133,17 +145,19 @@ def test_overhead_skips_what_cannot_run(monkeypatch: pytest.MonkeyPatch) -> None
     reasons["tensorrt"] = "no GPU here"
     monkeypatch.setattr(utils.runtimes, "available_runtimes", lambda: reasons)
     skipped: dict[str, str] = {}
-    assert overhead.harness_overhead(MODEL, [("tensorrt", "fp16")], [1], skipped=skipped) == []
-    assert skipped == {"tensorrt/fp16": "no GPU here"}
+    assert overhead.harness_overhead(MODEL, [("tensorrt", "fp16", ("batch-profile",))], [1], skipped=skipped) == []
+    assert skipped == {"tensorrt/fp16+batch-profile": "no GPU here"}
     with pytest.raises(WorkbookError, match="unknown backend"):
-        overhead.harness_overhead(MODEL, [("jax", "fp32")], [1])
+        overhead.harness_overhead(MODEL, [("jax", "fp32", ())], [1])
 
 
 @needs_gpu
 def test_pytorch_cuda_overhead_compares_event_timed_loops() -> None:
     """Eager PyTorch on the GPU at batch 1, where the GPU waits on the host. The <= 3 % target is measured by
     `make bench` (--harness-overhead), not asserted in a unit test: a busy host moves launch-bound timings by more."""
-    results = overhead.harness_overhead(MODEL, [("pytorch-cuda", "fp32")], [1, 8], rounds=4, iterations=80, warmup=10)
-    assert [(r.batch, r.clock) for r in results] == [(1, "cuda-events"), (8, "cuda-events")]
+    results = overhead.harness_overhead(MODEL, [("pytorch-cuda", "fp32", ())], [1, 8], rounds=4, iterations=80,
+                                        warmup=10)
+    assert [(r.batch, r.scope, r.clock) for r in results] == [(1, "host", "cuda-events"), (1, "device", "cuda-events"),
+                                                              (8, "host", "cuda-events"), (8, "device", "cuda-events")]
     for result in results:
         assert 0.5 < result.harness_p50_ms / result.bare_p50_ms < 2, overhead.format_overhead([result])

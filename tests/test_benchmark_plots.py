@@ -48,23 +48,50 @@ def test_throughput_figure_has_a_line_per_configuration_dashed_on_the_cpu() -> N
     assert list(lines["onnxruntime-cpu/fp32"].get_xdata()) == [1, 8]
 
 
-def test_speedup_figure_shows_only_configurations_with_a_baseline() -> None:
-    ax = plots.plot_speedup(_rows()).get_axes()[0]
-    labels = [tick.get_text() for tick in ax.get_xticklabels()]
-    # No pytorch-cuda rows: the TensorRT rows have no GPU baseline and are left out.
-    assert labels == ["pytorch-cpu/fp32\n(vs pytorch-cpu)", "onnxruntime-cpu/fp32\n(vs pytorch-cpu)"]
-    heights = sorted(round(bar.get_height(), 6) for bar in ax.patches)
-    assert heights == [1.0, 1.0, 4.0, 4.0]
+def test_speedup_figure_keeps_cpu_and_gpu_apart_and_compares_with_the_best_peer() -> None:
+    rows = _rows() + [replace(r, backend="pytorch-cuda", device="cuda", p50_ms=2.0 * r.batch, p99_ms=2.2 * r.batch)
+                      for r in _rows()[:2]]
+    figure = plots.plot_speedup(rows)
+    axes = figure.get_axes()
+    assert [ax.get_title() for ax in axes] == [
+        "CUDA, host scope: over the fastest non-TensorRT row", "CUDA, host scope: over eager pytorch-cuda fp32",
+        "CPU, host scope: over the fastest non-TensorRT row", "CPU, host scope: over eager pytorch-cpu fp32"]
+    assert [t.get_text() for t in axes[0].get_xticklabels()] == ["pytorch-cuda/fp32", "tensorrt/fp32", "tensorrt/fp16"]
+    # tensorrt/fp16 at batch 8: p50 3.2 ms against pytorch-cuda's 16 ms
+    assert round(axes[0].patches[5].get_height(), 6) == 5.0
+    assert [t.get_text() for t in axes[2].get_xticklabels()] == ["pytorch-cpu/fp32", "onnxruntime-cpu/fp32"]
+    # the CPU peers: onnxruntime-cpu is the fastest, so pytorch-cpu is 0.25 of it; over eager it is 4x
+    assert sorted(round(bar.get_height(), 6) for bar in axes[2].patches) == [0.25, 0.25, 1.0, 1.0]
+    assert sorted(round(bar.get_height(), 6) for bar in axes[3].patches) == [1.0, 1.0, 4.0, 4.0]
+
+
+def test_an_unstable_row_is_hatched_and_not_taken_as_the_best_peer() -> None:
+    from utils.benchmark.results import speedups
+
+    rows = [r for r in _rows() if r.device == "cpu" and r.batch == 1]
+    rows[1] = replace(rows[1], p99_ms=10 * rows[1].p50_ms)  # onnxruntime-cpu: fast but with a long tail
+    found = {s.row.backend: s for s in speedups(rows)}
+    assert found["onnxruntime-cpu"].unstable and found["pytorch-cpu"].best_peer == "pytorch-cpu/fp32"
+    ax = plots.plot_speedup(rows).get_axes()[0]
+    assert [bar.get_hatch() for bar in ax.patches] == [None, "//"]
+
+
+def test_throughput_draws_the_physical_limit_of_device_rows() -> None:
+    rows = [replace(r, scope="device", bound_ms=0.1 * r.batch, roofline_fraction=0.25, limited_by="memory")
+            for r in _rows() if r.backend == "tensorrt"]
+    lines = {line.get_label(): line for line in plots.plot_throughput(rows).get_axes()[0].get_lines()}
+    assert "physical limit, fp16 (roofline)" in lines and "tensorrt/fp16 [device]" in lines
+    assert list(lines["physical limit, fp16 (roofline)"].get_ydata()) == pytest.approx([10_000.0, 10_000.0])
 
 
 def test_save_plots_writes_pngs_named_by_artifacts(tmp_path: Path) -> None:
     rows = _rows()
     paths = plots.save_plots(rows, tmp_path / "figures")
-    assert sorted(paths) == ["latency", "speedup", "throughput"]
+    assert sorted(paths) == ["latency", "speedup", "throughput"]  # no device rows: no device-scope speed-ups
     for name, path in paths.items():
         assert path == tmp_path / "figures" / artifacts.benchmark_figure_path(MODEL, name).name
         assert path.read_bytes().startswith(b"\x89PNG")
-    default = plots.save_plots(rows)  # build/benchmarks
+    default = plots.save_plots(rows + [replace(rows[-1], scope="device")])  # build/benchmarks
     assert default == {name: artifacts.benchmark_figure_path(MODEL, name) for name in plots.PLOTS}
     assert all(path.is_file() for path in default.values())
 

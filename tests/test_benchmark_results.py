@@ -60,7 +60,10 @@ def test_environment_describes_this_machine() -> None:
 
 def test_configuration_labels() -> None:
     assert results.configuration_label("tensorrt", "fp16") == "tensorrt/fp16"
-    assert _row(backend="tensorrt", precision="fp16").configuration == ("tensorrt", "fp16")
+    assert results.configuration_label("pytorch-cuda-graphs", "fp16", ("channels-last", "tf32")) == \
+        "pytorch-cuda-graphs/fp16+channels-last+tf32"
+    row = _row(backend="tensorrt", precision="fp16", options="batch-profile")
+    assert row.configuration == ("tensorrt", "fp16", "batch-profile") and row.label == "tensorrt/fp16+batch-profile"
 
 
 # --- CSV ----------------------------------------------------------------------------------------------------------
@@ -79,14 +82,15 @@ def test_csv_round_trip_preserves_rows(tmp_path: Path) -> None:
     assert [p.name for p in path.parent.iterdir()] == ["bench.csv"]  # no temporary file left behind
 
 
-def test_csv_columns_are_unchanged() -> None:
-    """The committed reference CSV and learners' older CSVs keep reading."""
-    header = artifacts.reference_benchmark_csv_path().read_text().splitlines()[0]
-    assert tuple(header.split(",")) == results.CSV_COLUMNS
+def test_csvs_from_before_the_scope_and_roofline_columns_still_read(tmp_path: Path) -> None:
+    """The committed H100 reference and learners' older CSVs lack the newer columns; they read with the defaults."""
     from utils.runtimes import RUNTIME_CLASSES
 
-    reference = results.read_csv(artifacts.reference_benchmark_csv_path())
-    assert reference and all(r.gpu and r.device == "cuda" for r in reference)
+    old = artifacts.PROJECT_ROOT / "benchmarks" / "reference_h100.csv"
+    header = tuple(old.read_text().splitlines()[0].split(","))
+    assert header == tuple(c for c in results.CSV_COLUMNS if c not in results.OPTIONAL_COLUMNS)
+    reference = results.read_csv(old)
+    assert reference and all(r.gpu and r.device == "cuda" and r.scope == "host" and r.options == "" for r in reference)
     for row in reference:  # every row names a runtime and a precision it runs, as the workbook names them today
         assert row.precision in RUNTIME_CLASSES[row.backend].precisions, row
 
@@ -109,45 +113,60 @@ def test_read_csv_refuses_missing_files_other_csvs_and_bad_values(tmp_path: Path
 # --- tables and speed-ups -----------------------------------------------------------------------------------------
 
 
-def test_format_table_has_one_line_per_row_with_precision_and_dashes_for_missing_stages() -> None:
+def test_format_table_has_one_line_per_row_with_its_configuration_and_dashes_for_missing_stages() -> None:
     table = results.format_table([_row(), _row(backend="tensorrt", device="cuda", precision="fp16", batch=8,
-                                                h2d_ms=0.25, compute_ms=1.0, d2h_ms=0.05)])
+                                                h2d_ms=0.25, compute_ms=1.0, d2h_ms=0.05, options="batch-profile",
+                                                roofline_fraction=0.31, limited_by="memory", p99_ms=20.0)])
     header, first, second = table.splitlines()
-    assert header.split()[:4] == ["backend", "precision", "batch", "p50"]
-    assert first.split()[:5] == ["pytorch-cpu", "fp32", "1", "10.00", "12.00"] and " - " in first
-    assert second.split()[:3] == ["tensorrt", "fp16", "8"] and "0.250" in second and "1.000" in second
+    assert header.split()[:4] == ["configuration", "scope", "batch", "p50"]
+    assert first.split()[:5] == ["pytorch-cpu/fp32", "host", "1", "10.00", "12.00"] and " - " in first
+    assert second.split()[:3] == ["tensorrt/fp16+batch-profile", "host", "8"] and "0.250" in second
+    assert "31% memory" in second and "20.00!" in second  # p99 over TAIL_LIMIT x p50: flagged
     assert len({len(line) for line in table.splitlines()}) == 1  # fixed width
 
 
-def test_side_by_side_pairs_rows_by_configuration_and_batch() -> None:
+def test_side_by_side_pairs_rows_by_configuration_scope_and_batch() -> None:
     mine = [_row(p50_ms=2.0), _row(backend="tensorrt", device="cuda", precision="fp16", p50_ms=0.5)]
-    reference = [_row(p50_ms=4.0), _row(backend="tensorrt", device="cuda", precision="fp32", p50_ms=0.75)]
+    reference = [_row(p50_ms=4.0), _row(backend="tensorrt", device="cuda", precision="fp32", p50_ms=0.75),
+                 _row(backend="tensorrt", device="cuda", precision="fp16", p50_ms=0.25, scope="device")]
     lines = results.side_by_side(mine, reference, reference_label="H100").splitlines()
     assert "H100 p50 ms" in lines[0]
     body = [line.split() for line in lines[1:]]
-    assert [line[:3] for line in body] == [["pytorch-cpu", "fp32", "1"], ["tensorrt", "fp32", "1"],
-                                           ["tensorrt", "fp16", "1"]]
+    assert [line[:3] for line in body] == [["pytorch-cpu/fp32", "host", "1"], ["tensorrt/fp32", "host", "1"],
+                                           ["tensorrt/fp16", "host", "1"], ["tensorrt/fp16", "device", "1"]]
     assert body[0][3:5] == ["2.000", "4.000"]
-    assert body[1][3:5] == ["-", "0.750"] and body[2][3:5] == ["0.500", "-"]
+    assert body[1][3:5] == ["-", "0.750"] and body[2][3:5] == ["0.500", "-"] and body[3][3:5] == ["-", "0.250"]
 
 
-def test_speedups_compare_within_the_same_device_class() -> None:
-    rows = [_row(backend="pytorch-cpu", mean_ms=20.0), _row(backend="onnxruntime-cpu", mean_ms=5.0),
-            _row(backend="pytorch-cuda", device="cuda", mean_ms=4.0),
-            _row(backend="tensorrt", device="cuda", precision="fp16", mean_ms=0.5),
-            _row(backend="tensorrt", device="cuda", precision="fp32", mean_ms=1.0),
-            _row(backend="onnxruntime-cpu", batch=8, mean_ms=30.0)]  # no pytorch-cpu at batch 8: left out
-    assert results.speedups(rows) == {("pytorch-cpu", "fp32", 1): 1.0, ("onnxruntime-cpu", "fp32", 1): 4.0,
-                                      ("pytorch-cuda", "fp32", 1): 1.0, ("tensorrt", "fp16", 1): 8.0,
-                                      ("tensorrt", "fp32", 1): 4.0}
+def test_speedups_from_p50_over_the_best_peer_and_over_eager_within_a_device_batch_and_scope() -> None:
+    rows = [_row(backend="pytorch-cpu", p50_ms=20.0, p99_ms=21.0), _row(backend="onnxruntime-cpu", p50_ms=5.0, p99_ms=6.0),
+            _row(backend="pytorch-cuda", device="cuda", p50_ms=4.0, p99_ms=4.2),
+            _row(backend="pytorch-cuda-graphs", device="cuda", precision="fp16", options="channels-last", p50_ms=1.0,
+                 p99_ms=1.1),
+            _row(backend="onnxruntime-cuda", device="cuda", p50_ms=0.8, p99_ms=3.0),  # fast, but an unstable tail
+            _row(backend="tensorrt", device="cuda", precision="fp16", p50_ms=0.5, p99_ms=0.55),
+            _row(backend="tensorrt", device="cuda", precision="fp16", p50_ms=0.25, p99_ms=0.3, scope="device"),
+            _row(backend="onnxruntime-cpu", batch=8, p50_ms=30.0, p99_ms=31.0)]  # no pytorch-cpu at batch 8
+    found = {(s.row.backend, s.row.scope, s.row.batch): s for s in results.speedups(rows)}
+    trt = found[("tensorrt", "host", 1)]
+    assert trt.best_peer == "pytorch-cuda-graphs/fp16+channels-last" and trt.over_best_peer == pytest.approx(2.0)
+    assert trt.over_eager == pytest.approx(8.0)
+    assert found[("onnxruntime-cuda", "host", 1)].unstable  # flagged, and never the best peer
+    assert found[("pytorch-cuda", "host", 1)].over_best_peer == pytest.approx(0.25)
+    assert found[("onnxruntime-cpu", "host", 1)].best_peer == "onnxruntime-cpu/fp32"  # CPU rows among themselves
+    assert found[("onnxruntime-cpu", "host", 1)].over_eager == pytest.approx(4.0)
+    device = found[("tensorrt", "device", 1)]  # alone in its scope: no peer, no eager row there
+    assert device.best_peer is None and device.over_best_peer is None and device.over_eager is None
+    assert found[("onnxruntime-cpu", "host", 8)].over_eager is None
+    text = results.format_speedups(rows)
+    assert "unstable: p99 3.8 x p50, not ranked" in text and "2.00x" in text
 
 
 def test_ordered_configurations_follow_the_runtimes_then_fp32_before_fp16() -> None:
     rows = [_row(backend="tensorrt", precision="fp16"), _row(backend="onnxruntime-cpu"), _row(backend="tensorrt"),
             _row(backend="pytorch-cpu"), _row(backend="pytorch-cpu", batch=8)]
-    assert results.ordered_configurations(rows) == [("pytorch-cpu", "fp32"), ("onnxruntime-cpu", "fp32"),
-                                                    ("tensorrt", "fp32"), ("tensorrt", "fp16")]
-
+    assert results.ordered_configurations(rows) == [("pytorch-cpu", "fp32", ""), ("onnxruntime-cpu", "fp32", ""),
+                                                    ("tensorrt", "fp32", ""), ("tensorrt", "fp16", "")]
 
 
 def test_rows_record_the_onnxruntime_that_is_imported(monkeypatch: pytest.MonkeyPatch) -> None:

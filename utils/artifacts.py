@@ -89,8 +89,8 @@ def benchmark_figure_path(model_name: str, figure: str) -> Path:
 
 
 def reference_benchmark_csv_path() -> Path:
-    """The committed reference numbers (measured on an H100), shown beside a learner's own."""
-    return PROJECT_ROOT / "benchmarks" / "reference_h100.csv"
+    """The committed reference numbers (one `bench` on an H200), shown beside a learner's own."""
+    return PROJECT_ROOT / "benchmarks" / "reference_h200.csv"
 
 
 # --- photos ---------------------------------------------------------------------------------------------------

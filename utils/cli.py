@@ -198,19 +198,26 @@ def cmd_student(args: argparse.Namespace) -> int:
 
 def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
     from utils.benchmark import DEFAULT_BATCHES, DEFAULT_ITERATIONS, DEFAULT_SEED, DEFAULT_WARMUP, PRECISIONS
+    from utils.benchmark.sweep import GPU_BATCHES, GPU_ITERATIONS
     from utils.runtimes import RUNTIMES
 
     _model_argument(parser)
-    parser.add_argument("--backend", default=None, metavar="A,B",
-                        help=f"comma-separated runtimes (default: every one that runs here): {','.join(RUNTIMES)}")
+    parser.add_argument("--backend", default=None, metavar="A,B+OPTION",
+                        help=f"comma-separated runtimes, each with options after '+' (pytorch-cuda-graphs+channels-last): "
+                             f"{','.join(RUNTIMES)} (default: the GPU peers of a TensorRT engine where a GPU is, else "
+                             "the CPU runtimes)")
     parser.add_argument("--precision", default=None, metavar="P,Q",
                         help=f"comma-separated precisions, {','.join(PRECISIONS)} (default: fp32 for every runtime, "
-                             "and fp16 too for GPU runtimes that run it: tensorrt, onnxruntime-cuda)")
-    parser.add_argument("--batch", default=",".join(map(str, DEFAULT_BATCHES)),
-                        help="comma-separated batch sizes (default: %(default)s)")
+                             "and fp16 too for GPU runtimes that run it)")
+    parser.add_argument("--batch", default=None,
+                        help=f"comma-separated batch sizes (default: {','.join(map(str, GPU_BATCHES))} where a GPU "
+                             f"is, else {','.join(map(str, DEFAULT_BATCHES))})")
+    parser.add_argument("--scope", default=None, metavar="host,device",
+                        help="host: host batch in, host logits out, copies included; device: device-resident input, "
+                             "compute only (default: every scope each runtime answers)")
     parser.add_argument("--iterations", type=int, default=None,
-                        help=f"timed iterations per configuration and batch (default: {DEFAULT_ITERATIONS}, "
-                             "or as many as fit in --time-budget)")
+                        help=f"timed iterations per configuration and batch (default: {GPU_ITERATIONS} on a GPU, "
+                             f"{DEFAULT_ITERATIONS} on the CPU, or as many as fit in --time-budget)")
     parser.add_argument("--time-budget", type=float, default=None, metavar="SECONDS",
                         help="time each configuration and batch for this long instead of a fixed count")
     parser.add_argument("--warmup", type=int, default=DEFAULT_WARMUP,
@@ -268,26 +275,31 @@ def cmd_bench(args: argparse.Namespace) -> int:
     model_name = selected_model_name(args.model)
     runtimes = comma_list(args.backend, "--backend", "pytorch-cpu,onnxruntime-cpu") if args.backend is not None else None
     precisions = comma_list(args.precision, "--precision", "fp32,fp16") if args.precision is not None else None
-    batches = batch_sizes(args.batch)
-    benchmark.configurations(runtimes, precisions)  # unknown names fail here, before anything runs
+    scopes = comma_list(args.scope, "--scope", "host,device") if args.scope is not None else None
+    batches = batch_sizes(args.batch) if args.batch is not None else None
+    benchmark.configurations(runtimes, precisions)  # unknown names and impossible rows fail here, before anything runs
     skipped: dict[str, str] = {}
     rows = benchmark.run_sweep(model_name, runtimes, batches, precisions=precisions, iterations=args.iterations,
                                time_budget_s=args.time_budget, warmup=args.warmup, seed=args.seed,
-                               progress=not args.no_progress, skipped=skipped)
+                               progress=not args.no_progress, skipped=skipped, scopes=scopes)
     if not rows:
         raise WorkbookError("no backend could run: " + "; ".join(f"{k}: {v}" for k, v in skipped.items()))
     csv_path = benchmark.write_csv(rows, args.csv or artifacts.benchmark_csv_path(model_name))
     env = benchmark.environment()
     print(f"{model_name} on {env['machine']}" + (f" + {env['gpu']}" if env["gpu"] else "") + f", {rows[0].date}")
     print(benchmark.format_table(rows))
+    print(benchmark.format_speedups(rows))
+    for label, reason in skipped.items():
+        print(f"no rows for {label}: {reason}")
     print(f"wrote {csv_path}")
     if args.plots:
         for path in benchmark.save_plots(rows, args.plots).values():
             print(f"wrote {path}")
     if args.harness_overhead:
-        ran = list(dict.fromkeys(row.configuration for row in rows))
-        results = benchmark.harness_overhead(model_name, ran, batches, iterations=args.iterations, warmup=args.warmup,
-                                             seed=args.seed)
+        ran = list(dict.fromkeys((r.backend, r.precision, tuple(filter(None, r.options.split("+")))) for r in rows))
+        results = benchmark.harness_overhead(model_name, ran, sorted({r.batch for r in rows}),
+                                             iterations=args.iterations, warmup=args.warmup, seed=args.seed,
+                                             scopes=scopes)
         print(benchmark.format_overhead(results))
     return 0
 

@@ -5,8 +5,9 @@ is opened once per sweep and each batch bound in turn. One concern per module:
 
     harness    the timing loop, percentiles, and the steps that time a Runtime (the method is described there)
     memory     the host's resident-set high-water mark during a run
-    results    BenchmarkRow, machine metadata, the CSV, tables, speed-ups
-    sweep      run_sweep: every configuration at every batch, with skip reasons
+    results    BenchmarkRow, machine metadata, the CSV, tables, speed-ups over the best peer and over eager
+    sweep      run_sweep: every configuration at every batch and scope, with skip reasons
+    roofline   the physical limit: the GPU's measured peaks and each row's bound
     overhead   the harness's own cost against a bare loop of the same runtime calls (target <= 3 %)
     plots      the three figures
     copies     the TensorRT runtime's copies against plain pinned copies
@@ -54,6 +55,7 @@ from utils.benchmark.results import (
     configuration_label,
     cpu_model,
     environment,
+    format_speedups,
     format_table,
     make_row,
     read_csv,
@@ -75,7 +77,8 @@ __all__ = [
     "DEFAULT_WARMUP", "METADATA_COLUMNS", "PERCENTILES", "PLOTS", "PRECISIONS", "STAGES", "TARGET_PERCENT",
     "BenchmarkRow", "CopyBandwidth", "HarnessOverhead", "HostPeak", "LatencyStats", "Measurement",
     "available_configurations", "compare_with_bare", "configuration_label", "configurations", "copy_bandwidth",
-    "cpu_model", "cpu_step", "cpu_timed", "environment", "event_step", "format_overhead", "format_table",
+    "cpu_model", "cpu_step", "cpu_timed", "environment", "event_step", "format_overhead", "format_speedups",
+    "format_table",
     "harness_overhead", "latency_stats", "latency_step", "make_inputs", "make_row", "measure", "measure_runtime",
     "percentile", "plot_latency_percentiles", "plot_speedup", "plot_throughput", "read_csv", "run_sweep",
     "save_plots", "side_by_side", "speedups", "stage_split_step", "write_csv",

@@ -229,21 +229,52 @@ def stage_split_step(runtime: Runtime) -> Step:
     return step
 
 
-def latency_step(runtime: Runtime) -> Step:
-    """The step the harness takes its latency samples from: `event_step` on a stream, else `cpu_step`."""
+def device_step(runtime: Runtime) -> Step:
+    """One device-resident iteration (`runtime.device_call()`): between two CUDA events where the runtime has an
+    event timer, else with the host clock (such a runtime's call returns when the GPU has finished)."""
+    call = runtime.device_call()
+    timer = runtime.event_timer(2)
+    if timer is None:
+        return cpu_timed(call)
+    record, synchronize, elapsed = timer.record, timer.synchronize, timer.elapsed_ms
+
+    def step() -> float:
+        record(0)
+        call()
+        record(1)
+        synchronize()
+        return elapsed(0, 1)
+
+    return step
+
+
+def latency_step(runtime: Runtime, scope: str = "host") -> Step:
+    """The step the harness takes its latency samples from. "host": `event_step` on a stream, else `cpu_step`;
+    "device": `device_step`."""
+    if scope == "device":
+        return device_step(runtime)
+    if scope != "host":
+        raise WorkbookError(f"unknown scope {scope!r}; choose host or device")
     return event_step(runtime) if uses_events(runtime) else cpu_step(runtime)
 
 
+def clock_of(runtime: Runtime, scope: str = "host") -> str:
+    """Which clock `latency_step(runtime, scope)` reads: "cuda-events" or the host clock."""
+    events = runtime.event_timer(2) is not None if scope == "device" else uses_events(runtime)
+    return "cuda-events" if events else HOST_CLOCK
+
+
 def measure_runtime(runtime: Runtime, *, warmup: int = DEFAULT_WARMUP, iterations: int | None = None,
-                    time_budget_s: float | None = None,
-                    stage_iterations: int = DEFAULT_STAGE_ITERATIONS) -> Measurement:
-    """Latency samples of the bound batch (`latency_step`); for runtimes on a stream, also the stage split from
-    `stage_iterations` four-event iterations (no more than were timed), interleaved with the timed ones."""
+                    time_budget_s: float | None = None, stage_iterations: int = DEFAULT_STAGE_ITERATIONS,
+                    scope: str = "host") -> Measurement:
+    """Latency samples of the bound batch (`latency_step`); for runtimes on a stream in the "host" scope, also the
+    stage split from `stage_iterations` four-event iterations (no more than were timed), interleaved with the
+    timed ones."""
     if stage_iterations < 0:
         raise WorkbookError(f"{stage_iterations} stage iterations is negative; give 0 or more")
     check_limits(warmup=warmup, iterations=iterations, time_budget_s=time_budget_s)
-    latency = latency_step(runtime)
-    if not stage_iterations or not uses_events(runtime):
+    latency = latency_step(runtime, scope)
+    if not stage_iterations or scope == "device" or not uses_events(runtime):
         return measure(latency, warmup=warmup, iterations=iterations, time_budget_s=time_budget_s)
     split = stage_split_step(runtime)
     # With only a time budget the count is unknown: space the split for the default count.
@@ -269,5 +300,6 @@ def measure_runtime(runtime: Runtime, *, warmup: int = DEFAULT_WARMUP, iteration
 
 
 __all__ = ["DEFAULT_ITERATIONS", "DEFAULT_STAGE_ITERATIONS", "DEFAULT_WARMUP", "HOST_CLOCK", "PERCENTILES", "STAGES",
-           "LatencyStats", "Measurement", "Step", "check_limits", "cpu_step", "cpu_timed", "event_step", "latency_stats", "latency_step",
+           "LatencyStats", "Measurement", "Step", "check_limits", "clock_of", "cpu_step", "cpu_timed", "device_step",
+           "event_step", "latency_stats", "latency_step",
            "measure", "measure_runtime", "percentile", "stage_split_step", "uses_events"]

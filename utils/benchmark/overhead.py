@@ -28,9 +28,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from utils.benchmark.harness import DEFAULT_WARMUP, HOST_CLOCK, Step, latency_step, measure, percentile, uses_events
+from utils.benchmark.harness import DEFAULT_WARMUP, Step, clock_of, latency_step, measure, percentile
 from utils.benchmark.results import configuration_label
-from utils.benchmark.sweep import DEFAULT_BATCHES, DEFAULT_SEED, check_batches, check_precisions, configurations, make_inputs
+from utils.benchmark.sweep import (
+    DEFAULT_BATCHES,
+    DEFAULT_SEED,
+    Configuration,
+    check_batches,
+    check_configuration,
+    configurations,
+    make_inputs,
+)
 from utils.errors import WorkbookError
 
 if TYPE_CHECKING:
@@ -57,6 +65,8 @@ class HarnessOverhead:
     iterations: int  # per round and side
     harness_p50_ms: float
     bare_p50_ms: float
+    scope: str = "host"
+    options: tuple[str, ...] = ()
 
     @property
     def percent(self) -> float:
@@ -68,7 +78,8 @@ class HarnessOverhead:
 
     @property
     def label(self) -> str:
-        return configuration_label(self.backend, self.precision)
+        return configuration_label(self.backend, self.precision, self.options) + (
+            f" ({self.scope})" if self.scope != "host" else "")
 
 
 def default_iterations(batch: int) -> int:
@@ -100,12 +111,17 @@ def compare_with_bare(harness_step: Step, bare_loop: BareLoop, *, rounds: int, i
     return statistics.median(harness), statistics.median(bare)
 
 
-def bare_loop(runtime: Runtime) -> BareLoop:
-    """The same runtime calls the harness times, with nothing else: see the module docstring."""
-    calls = runtime.stage_calls()
-    timer = runtime.event_timer(2) if calls else None
+def bare_loop(runtime: Runtime, scope: str = "host") -> BareLoop:
+    """The same runtime calls the harness times, with nothing else: see the module docstring. In the "device"
+    scope that is `device_call()` alone, between two events or, without an event timer, two host clock reads."""
+    if scope == "device":
+        calls: tuple = (runtime.device_call(),)
+        timer = runtime.event_timer(2)
+    else:
+        calls = runtime.stage_calls()
+        timer = runtime.event_timer(2) if calls else None
     if timer is None:
-        run, clock = runtime.run_bound, time.perf_counter_ns
+        run, clock = (calls[0] if scope == "device" else runtime.run_bound), time.perf_counter_ns
 
         def host_loop(n: int) -> list[float]:
             samples = []
@@ -132,46 +148,48 @@ def bare_loop(runtime: Runtime) -> BareLoop:
 
 
 def runtime_overhead(runtime: Runtime, batch: int, inputs: np.ndarray, *, rounds: int = DEFAULT_ROUNDS,
-                     iterations: int | None = None, warmup: int = DEFAULT_WARMUP) -> HarnessOverhead:
-    """The harness's overhead on an open runtime at one batch. `iterations` per side, spread over the rounds."""
+                     iterations: int | None = None, warmup: int = DEFAULT_WARMUP,
+                     scopes: Sequence[str] | None = None) -> list[HarnessOverhead]:
+    """The harness's overhead on an open runtime at one batch, in each of `scopes` it answers (default: all it has).
+    `iterations` per side, spread over the rounds."""
     total = iterations or default_iterations(batch)
     rounds = max(1, min(rounds, total // 2)) if total >= 2 else 1
     per_round = max(1, total // rounds)
     runtime.bind(inputs)
-    harness_ms, bare_ms = compare_with_bare(latency_step(runtime), bare_loop(runtime), rounds=rounds,
-                                            iterations=per_round, warmup=warmup)
-    return HarnessOverhead(runtime.name, runtime.precision, batch, "cuda-events" if uses_events(runtime) else HOST_CLOCK,
-                           rounds, per_round, harness_ms, bare_ms)
+    results = []
+    for scope in [s for s in (scopes or runtime.scopes) if s in runtime.scopes]:
+        harness_ms, bare_ms = compare_with_bare(latency_step(runtime, scope), bare_loop(runtime, scope), rounds=rounds,
+                                                iterations=per_round, warmup=warmup)
+        results.append(HarnessOverhead(runtime.name, runtime.precision, batch, clock_of(runtime, scope), rounds,
+                                       per_round, harness_ms, bare_ms, scope, runtime.options))
+    return results
 
 
-def harness_overhead(model_name: str, configs: Sequence[tuple[str, str]] | None = None,
+def harness_overhead(model_name: str, configs: Sequence[Configuration] | None = None,
                      batches: Sequence[int] = DEFAULT_BATCHES, *, rounds: int = DEFAULT_ROUNDS,
                      iterations: int | None = None, warmup: int = DEFAULT_WARMUP, seed: int = DEFAULT_SEED,
-                     skipped: dict[str, str] | None = None) -> list[HarnessOverhead]:
-    """The overhead for every configuration (default: every default one that runs here) at every batch, side by
-    side. Each runtime is opened once; one that cannot run is left out, its reason in `skipped` under
-    "runtime/precision", as in `run_sweep`."""
-    from utils.runtimes import available_runtimes, open_runtime, runtime_class
+                     skipped: dict[str, str] | None = None, scopes: Sequence[str] | None = None) -> list[HarnessOverhead]:
+    """The overhead for every configuration (default: every default one that runs here) at every batch and scope,
+    side by side. Each runtime is opened once; one that cannot run is left out, its reason in `skipped` under its
+    label, as in `run_sweep`."""
+    from utils.runtimes import available_runtimes, open_runtime
 
     batches = check_batches(batches)
-    wanted = list(configs) if configs is not None else configurations()
-    for name, precision in wanted:
-        runtime_class(name)
-        check_precisions([precision])
+    wanted = [check_configuration(c) for c in configs] if configs is not None else configurations()
     skipped = skipped if skipped is not None else {}
     reasons = available_runtimes()
     results = []
-    for name, precision in wanted:
-        label = configuration_label(name, precision)
+    for name, precision, options in wanted:
+        label = configuration_label(name, precision, options)
         reason = reasons[name]
         if reason is not None:
             skipped[label] = reason
             continue
         try:
-            with open_runtime(name, model_name, precision, max_batch=max(batches)) as runtime:
+            with open_runtime(name, model_name, precision, max_batch=max(batches), options=options) as runtime:
                 for batch in batches:
-                    results.append(runtime_overhead(runtime, batch, make_inputs(model_name, batch, seed), rounds=rounds,
-                                                    iterations=iterations, warmup=warmup))
+                    results += runtime_overhead(runtime, batch, make_inputs(model_name, batch, seed), rounds=rounds,
+                                                iterations=iterations, warmup=warmup, scopes=scopes)
         except WorkbookError as exc:
             skipped[label] = str(exc)
     return results
