@@ -1,115 +1,81 @@
 """utils.exercises.lesson05: each check accepts the right answer and names each anticipated mistake.
 
-The checks compute the expected answer from the notebook's raw timings, so the tests give them made-up timings (a
-slow warm-up, then steady iterations with one slow outlier) and derive the right answers here with numpy."""
+The checks compute the expected answer from the rows they are given, so the tests give them made-up rows and
+derive the right answers here."""
 
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
-import numpy as np
 import pytest
 
+from tests.test_benchmark_results import _row
+from tests.test_onnx_cost import small_net
 from utils.exercises import NotYetRight, check
-
-WARMUP = 3
-BATCH = 4
+from utils.onnx.cost import model_cost
 
 
-@pytest.fixture
-def raw_ms():
-    steady = np.random.default_rng(1).uniform(10.0, 12.0, size=20)
-    steady[7] = 19.0  # one slow iteration: the tail p99 is about
-    return [60.0, 25.0, 14.0, *steady.tolist()]
+def rows():
+    """Host rows: batch 1 fast, batch 8 within 2 ms at p99, batch 64 over; eager/graphs pairs in the device scope."""
+    made = []
+    for label, batch, p50, p99 in (("pytorch-cuda-graphs", 1, 0.6, 0.7), ("pytorch-cuda-graphs", 8, 1.0, 1.5),
+                                   ("pytorch-cuda-graphs", 64, 1.9, 2.4), ("onnxruntime-cuda", 8, 1.8, 1.9)):
+        made.append(_row(backend=label, device="cuda", batch=batch, p50_ms=p50, p99_ms=p99, mean_ms=p50,
+                         throughput_ips=batch / (p50 / 1e3)))
+    for name, batch, p50, mean in (("pytorch-cuda", 1, 5.0, 6.0), ("pytorch-cuda-graphs", 1, 0.5, 0.5),
+                                   ("pytorch-cuda", 256, 25.0, 25.0), ("pytorch-cuda-graphs", 256, 24.0, 24.0)):
+        made.append(_row(backend=name, device="cuda", batch=batch, p50_ms=p50, mean_ms=mean, p99_ms=p50, scope="device",
+                         throughput_ips=batch / (p50 / 1e3)))
+    return made
 
 
-# --- 05.1: drop the warm-up -------------------------------------------------------------------------------------------
+def test_05_1_the_most_images_within_the_budget(capsys):
+    check("05.1", ("pytorch-cuda-graphs/fp32", 8), rows=rows(), budget_ms=2.0)
+    assert "8,000 images/s with p99 1.50 ms" in capsys.readouterr().out
 
 
-def test_05_1_accepts_the_iterations_after_warmup(raw_ms, capsys):
-    check("05.1", raw_ms[WARMUP:], raw_ms=raw_ms, warmup=WARMUP)
-    median = float(np.median(raw_ms[WARMUP:]))
-    assert f"the first iteration took 60 ms, {60.0 / median:.2g}x the steady median" in capsys.readouterr().out
-    check("05.1", np.array(raw_ms[WARMUP:]), raw_ms=raw_ms, warmup=WARMUP)
-
-
-def test_05_1_says_when_the_warmup_did_not_show(raw_ms, capsys):
-    quick = [10.0] + raw_ms[1:]
-    check("05.1", quick[WARMUP:], raw_ms=quick, warmup=WARMUP)
-    assert "the first iteration took 10 ms against a steady median of" in capsys.readouterr().out
-
-
-@pytest.mark.parametrize("make, message", [
-    (lambda raw: raw, "that is every iteration, warm-up included; drop the first 3"),
-    (lambda raw: raw[:WARMUP], "those are the 3 warm-up iterations, the ones to throw away"),
-    (lambda raw: raw[:-WARMUP], "you dropped the last 3 iterations; warm-up comes first"),
-    (lambda raw: sorted(raw[WARMUP:]), "these are sorted: drop the first iterations in the order they ran"),
-    (lambda raw: sorted(raw)[:-WARMUP], "these are sorted"),
-    (lambda raw: raw[WARMUP + 1:], "19 timings; after dropping 3 warm-up iterations from 23 there are 20"),
-    (lambda raw: [t / 1e3 for t in raw[WARMUP:]], "these are not the timings after the first 3"),
-    (lambda raw: [raw[WARMUP:]], "give a flat list of 20 timings, not an array of shape [1, 20]"),
-    (lambda raw: "raw_ms[3:]", "give the timings as a list or array of milliseconds, not a str"),
+@pytest.mark.parametrize("answer, message", [
+    (("pytorch-cuda-graphs/fp32", 64), "has p99 2.40 ms, over 2 ms: its p50 fits, but a budget holds for the slow requests too"),
+    (("pytorch-cuda-graphs/fp32", 1), "answers fastest (0.60 ms), but the question is the most images per second"),
+    (("onnxruntime-cuda/fp32", 8), "fits (1.90 ms) and serves 4,444 images/s; another row within the budget serves more"),
+    (("tensorrt/fp16", 8), "no host-scope row is 'tensorrt/fp16' at batch 8"),
+    ("pytorch-cuda-graphs/fp32", "give a pair (label, batch)"),
 ])
-def test_05_1_mistakes(raw_ms, make, message):
+def test_05_1_mistakes(answer, message):
     with pytest.raises(NotYetRight, match=re.escape(message)):
-        check("05.1", make(raw_ms), raw_ms=raw_ms, warmup=WARMUP)
+        check("05.1", answer, rows=rows(), budget_ms=2.0)
 
 
-# --- 05.2: the 99th percentile ------------------------------------------------------------------------------------------
+def test_05_2_graphs_speed_up_the_launch_bound_batch(capsys):
+    check("05.2", (10.0, 25 / 24), rows=rows())
+    assert "10.0x at batch 1, 1.04x at batch 256: at batch 1 the GPU waits for Python" in capsys.readouterr().out
 
 
-def test_05_2_accepts_numpys_linear_percentile(raw_ms, capsys):
-    steady = raw_ms[WARMUP:]
-    check("05.2", float(np.percentile(steady, 99)), raw_ms=raw_ms, warmup=WARMUP)
-    check("05.2", np.percentile(np.array(steady), 99), raw_ms=raw_ms, warmup=WARMUP)
-    assert "with 20 samples p99 interpolates between the two slowest" in capsys.readouterr().out
-
-
-@pytest.mark.parametrize("count, words", [(1, "p99 is sample 1 of 1"), (101, "p99 is sample 100 of 101"),
-                                          (150, "between samples 148 and 149 of 150"), (201, "p99 is sample 199 of 201")])
-def test_05_2_says_where_p99_lies(count, words, capsys):
-    raw = [5.0] * WARMUP + np.random.default_rng(2).uniform(1.0, 2.0, size=count).tolist()
-    check("05.2", np.percentile(raw[WARMUP:], 99), raw_ms=raw, warmup=WARMUP)
-    assert words in capsys.readouterr().out
-
-
-@pytest.mark.parametrize("make, message", [
-    (lambda s, raw: np.median(s), "that is the median (p50), not the 99th percentile; hint: np.percentile(steady_ms, 99)"),
-    (lambda s, raw: np.mean(s), "that is the mean"),
-    (lambda s, raw: max(s), "that is the slowest iteration (max)"),
-    (lambda s, raw: np.percentile(s, 90), "that is p90"),
-    (lambda s, raw: np.percentile(s, 0.99), "np.percentile takes q from 0 to 100, not a fraction"),
-    (lambda s, raw: sorted(s)[int(0.99 * len(s))], "or a nearest-rank percentile landing on it; with 20 samples"),
-    (lambda s, raw: np.percentile(raw, 99), "that includes the 3 warm-up iterations"),
-    (lambda s, raw: np.percentile(s, 99) / 1e3, "that is in seconds"),
-    (lambda s, raw: 1.5 * max(s), "ms is above the slowest iteration"),
-    (lambda s, raw: "19", "give the 99th percentile as one number, not a str"),
-    (lambda s, raw: float("inf"), "is a finite number"),
+@pytest.mark.parametrize("answer, message", [
+    ((0.1, 24 / 25), "upside down"),
+    ((12.0, 25 / 24), "that uses mean latencies"),
+    ((3.0, 1.0), "not the p50 ratios at batches 1 and 256"),
+    (10.0, "give a pair"),
 ])
-def test_05_2_mistakes(raw_ms, make, message):
+def test_05_2_mistakes(answer, message):
     with pytest.raises(NotYetRight, match=re.escape(message)):
-        check("05.2", make(raw_ms[WARMUP:], raw_ms), raw_ms=raw_ms, warmup=WARMUP)
+        check("05.2", answer, rows=rows())
 
 
-# --- 05.3: throughput -----------------------------------------------------------------------------------------------------
+PEAKS = {"fp16": 989.4, "fp32": 67.0, "memory_tbps": 4.8}
 
 
-def test_05_3_accepts_batch_over_mean_seconds(raw_ms, capsys):
-    mean_ms = float(np.mean(raw_ms[WARMUP:]))
-    check("05.3", BATCH / (mean_ms / 1e3), raw_ms=raw_ms, warmup=WARMUP, batch=BATCH)
-    assert f"{BATCH / (mean_ms / 1e3):.4g} images/s: {BATCH} images every" in capsys.readouterr().out
-
-
-@pytest.mark.parametrize("make, message", [
-    (lambda s, raw: BATCH / np.mean(s), "that is images per millisecond"),
-    (lambda s, raw: 1e3 / np.mean(s), "that is batches per second; each batch holds 4 images"),
-    (lambda s, raw: 1 / np.mean(s), "that is batches per millisecond"),
-    (lambda s, raw: BATCH * np.mean(s) / 1e3, "that is upside down"),
-    (lambda s, raw: BATCH / (np.median(s) / 1e3), "that uses the median (p50); the workbook's throughput uses the mean"),
-    (lambda s, raw: BATCH / (min(s) / 1e3), "that uses the fastest iteration"),
-    (lambda s, raw: BATCH / (np.mean(raw) / 1e3), "that includes the 3 warm-up iterations"),
-    (lambda s, raw: 123.0, "images/s is not batch / mean latency"),
-])
-def test_05_3_mistakes(raw_ms, make, message):
-    with pytest.raises(NotYetRight, match=re.escape(message)):
-        check("05.3", make(raw_ms[WARMUP:], raw_ms), raw_ms=raw_ms, warmup=WARMUP, batch=BATCH)
+def test_05_3_the_fraction_of_the_memory_bound(capsys):
+    cost = model_cost(small_net())
+    row = _row(precision="fp16", batch=64, p50_ms=0.01)
+    bound_ms = cost.layerwise_bytes(64, "fp16") / 4.8e12 * 1e3
+    check("05.3", bound_ms / 0.01, row=row, cost=cost, peaks=PEAKS)
+    assert "memory, not tensor cores, sets this model's limit" in capsys.readouterr().out
+    for wrong, message in ((0.01 / bound_ms, "upside down"), (100 * bound_ms / 0.01, "that is a percentage"),
+                           (cost.layerwise_bytes(64, "fp32") / 4.8e12 * 1e3 / 0.01, "those are FP32 bytes"),
+                           (cost.flops(64) / 989.4e12 * 1e3 / 0.01, "that is the compute bound")):
+        with pytest.raises(NotYetRight, match=re.escape(message)):
+            check("05.3", wrong, row=row, cost=cost, peaks=PEAKS)
+    with pytest.raises(NotYetRight, match="is not bound / p50"):
+        check("05.3", 0.123, row=replace(row, p50_ms=1.0), cost=cost, peaks=PEAKS)

@@ -1,146 +1,104 @@
-"""Checks for the exercises of 05_benchmark: drop the warm-up, the 99th percentile, throughput in images per second.
+"""Checks for the exercises of 05_benchmark: pick a configuration for a latency budget, explain a speed-up by what
+limits each batch size, and how close a row comes to the physical limit.
 
-The notebook times a fresh runtime without a warm-up (`raw_ms`, one latency per iteration in milliseconds, in the
-order they ran); each check recomputes the expected answer from those timings with the harness's own statistics
-(`utils.benchmark.percentile`, linear interpolation like numpy's default), so it holds on any machine.
+Each check recomputes the expected answer from the rows it is given (the committed H200 reference, or the learner's
+own sweep) and the model's cost read off its graph, so it holds for any CSV and machine.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from utils.exercises.registry import NotYetRight, as_number, close_to, exercise
 
-SLOW_START = 1.1  # a first iteration this much slower than the steady median shows the warm-up
+if TYPE_CHECKING:
+    from utils.benchmark.results import BenchmarkRow
+    from utils.onnx.cost import ModelCost
 
 
-def _number(answer: Any, what: str) -> float:
-    value = as_number(answer, what)
-    if not math.isfinite(value):
-        raise NotYetRight(f"{what} is a finite number; {value} is not")
-    return value
-
-
-def _where_p99(count: int) -> str:
-    """Where linear interpolation puts p99 among `count` sorted samples, in words."""
-    rank = (count - 1) * 0.99
-    if count < 2 or abs(rank - round(rank)) < 1e-9:
-        return f"with {count} samples p99 is sample {round(rank) + 1} of {count}, sorted"
-    if int(rank) == count - 2:
-        return f"with {count} samples p99 interpolates between the two slowest"
-    return f"with {count} samples p99 interpolates between samples {int(rank) + 1} and {int(rank) + 2} of {count}, sorted"
-
-
-def _steady(raw_ms: Sequence[float], warmup: int) -> list[float]:
-    return [float(t) for t in raw_ms][warmup:]
+def _fits(rows: Sequence[BenchmarkRow], budget_ms: float, scope: str) -> list[BenchmarkRow]:
+    return [r for r in rows if r.scope == scope and r.p99_ms <= budget_ms]
 
 
 @exercise("05.1")
-def drop_warmup(answer: Any, *, raw_ms: Sequence[float], warmup: int) -> str:
-    """The timed iterations after the first `warmup` ones, in the order they ran."""
-    import numpy as np
-
-    raw = [float(t) for t in raw_ms]
-    expected = raw[warmup:]
-    try:
-        steady = np.asarray(answer, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise NotYetRight(f"give the timings as a list or array of milliseconds, not a {type(answer).__name__}") from None
-    if steady.ndim != 1:
-        raise NotYetRight(f"give a flat list of {len(expected)} timings, not an array of shape {list(steady.shape)}; "
-                          "hint: raw_ms[...] with a slice")
-
-    def same(values: Sequence[float]) -> bool:
-        return len(values) == steady.size and bool(np.allclose(steady, values, rtol=1e-9, atol=0))
-
-    if same(expected):
-        first, median = raw[0], float(np.median(expected))
-        if first > SLOW_START * median:
-            return (f"the first iteration took {first:.3g} ms, {first / median:.2g}x the steady median ({median:.3g} "
-                    "ms): it paid for allocations, algorithm choices and cold caches, once, as a serving process does "
-                    "at start-up and never per request")
-        return (f"the first iteration took {first:.3g} ms against a steady median of {median:.3g} ms: this runtime "
-                "warms up quickly here, but on a GPU the first iterations (lazy module loading, cuDNN algorithm "
-                "choice) can take many times longer")
-    if same(raw):
-        raise NotYetRight(f"that is every iteration, warm-up included; drop the first {warmup}; hint: raw_ms[{warmup}:]")
-    if same(raw[:warmup]):
-        raise NotYetRight(f"those are the {warmup} warm-up iterations, the ones to throw away; keep the rest; hint: "
-                          f"raw_ms[{warmup}:]")
-    if warmup and same(raw[:-warmup]):
-        raise NotYetRight(f"you dropped the last {warmup} iterations; warm-up comes first; hint: raw_ms[{warmup}:]")
-    if same(sorted(expected)) or same(sorted(raw)[warmup:]) or same(sorted(raw)[:-warmup] if warmup else sorted(raw)):
-        raise NotYetRight("these are sorted: drop the first iterations in the order they ran (warm-up is a time, not "
-                          "a speed), and keep the slow ones after it: they are the tail p99 reports; hint: "
-                          f"raw_ms[{warmup}:]")
-    if steady.size != len(expected):
-        raise NotYetRight(f"{steady.size} timings; after dropping {warmup} warm-up iterations from {len(raw)} there "
-                          f"are {len(expected)}; hint: raw_ms[{warmup}:]")
-    raise NotYetRight(f"these are not the timings after the first {warmup}; hint: raw_ms[{warmup}:], unchanged")
+def configuration_for_a_budget(answer: Any, *, rows: Sequence[BenchmarkRow], budget_ms: float,
+                               scope: str = "host") -> str:
+    """(configuration label, batch): of the rows of `scope` whose p99 is within `budget_ms`, the most images/s."""
+    if not isinstance(answer, tuple | list) or len(answer) != 2:
+        raise NotYetRight("give a pair (label, batch), e.g. ('pytorch-cuda-graphs/fp16', 8)")
+    label, batch = answer
+    fitting = _fits(rows, budget_ms, scope)
+    if not fitting:
+        raise NotYetRight(f"no {scope}-scope row has a p99 within {budget_ms:g} ms; check the budget")
+    best = max(fitting, key=lambda r: r.throughput_ips)
+    chosen = next((r for r in rows if r.label == label and r.batch == batch and r.scope == scope), None)
+    if chosen is None:
+        raise NotYetRight(f"no {scope}-scope row is {label!r} at batch {batch!r}; labels look like {best.label!r}")
+    if chosen is best:
+        return (f"{best.label} at batch {best.batch}: {best.throughput_ips:,.0f} images/s with p99 {best.p99_ms:.2f} ms "
+                f"(p50 {best.p50_ms:.2f} ms); a larger batch would break the budget or serve fewer images")
+    if chosen.p99_ms > budget_ms:
+        hint = ("its p50 fits, but a budget holds for the slow requests too: judge by p99"
+                if chosen.p50_ms <= budget_ms else "it is over the budget")
+        raise NotYetRight(f"{label} at batch {batch} has p99 {chosen.p99_ms:.2f} ms, over {budget_ms:g} ms: {hint}")
+    fastest_latency = min(fitting, key=lambda r: r.p50_ms)
+    if chosen is fastest_latency:
+        raise NotYetRight(f"{label} at batch {batch} answers fastest ({chosen.p50_ms:.2f} ms), but the question is the "
+                          f"most images per second within the budget: a larger batch that still fits serves more")
+    raise NotYetRight(f"{label} at batch {batch} fits ({chosen.p99_ms:.2f} ms) and serves {chosen.throughput_ips:,.0f} "
+                      "images/s; another row within the budget serves more: compare throughput_ips")
 
 
 @exercise("05.2")
-def p99(answer: Any, *, raw_ms: Sequence[float], warmup: int) -> str:
-    """The 99th percentile (linear interpolation) of the timings after warm-up, in milliseconds."""
-    from utils.benchmark.harness import percentile
-
-    value = _number(answer, "the 99th percentile")
-    steady = _steady(raw_ms, warmup)
-    expected = percentile(steady, 99)
-    if close_to(value, expected):
-        return (f"p99 = {expected:.3g} ms against p50 = {percentile(steady, 50):.3g} ms; {_where_p99(len(steady))}: "
-                "the tail needs hundreds of iterations to be measured steadily")
-    ordered = sorted(steady)
-    mistakes = [
-        (percentile(steady, 50), "that is the median (p50), not the 99th percentile; hint: np.percentile(steady_ms, 99)"),
-        (sum(steady) / len(steady), "that is the mean; p99 is the latency 99 % of iterations stay under; hint: "
-                                    "np.percentile(steady_ms, 99)"),
-        (ordered[-1], f"that is the slowest iteration (max), or a nearest-rank percentile landing on it; "
-                      f"{_where_p99(len(steady))}; hint: np.percentile(steady_ms, 99)"),
-        (percentile(steady, 90), "that is p90; hint: np.percentile(steady_ms, 99)"),
-        (percentile(steady, 0.99), "that is the 0.99th percentile, near the fastest: np.percentile takes q from 0 "
-                                   "to 100, not a fraction; hint: np.percentile(steady_ms, 99)"),
-        (percentile([float(t) for t in raw_ms], 99), f"that includes the {warmup} warm-up iterations; hint: the "
-                                                      "percentile of steady_ms, the timings after warm-up"),
-        (expected / 1e3, "that is in seconds; the timings are in milliseconds, and so is the answer"),
-    ]
-    for wrong, message in mistakes:
-        if close_to(value, wrong):
-            raise NotYetRight(message)
-    side = "above the slowest iteration" if value > ordered[-1] else "below p50" if value < percentile(steady, 50) \
-        else "not the 99th percentile"
-    raise NotYetRight(f"{value:.4g} ms is {side}; hint: np.percentile(steady_ms, 99) (linear interpolation)")
+def graphs_speedup(answer: Any, *, rows: Sequence[BenchmarkRow], precision: str = "fp32",
+                   scope: str = "device") -> str:
+    """(speed-up at the smallest batch, at the largest): eager `pytorch-cuda` p50 over `pytorch-cuda-graphs` p50, both
+    at `precision` without options, in `scope`."""
+    if not isinstance(answer, tuple | list) or len(answer) != 2:
+        raise NotYetRight("give a pair (speed-up at the smallest batch, speed-up at the largest)")
+    small, large = (as_number(value, "a speed-up") for value in answer)
+    pick = {(r.backend, r.batch): r for r in rows if r.precision == precision and not r.options and r.scope == scope}
+    batches = sorted({b for (name, b) in pick if name == "pytorch-cuda" and ("pytorch-cuda-graphs", b) in pick})
+    if not batches:
+        raise NotYetRight(f"the rows lack pytorch-cuda and pytorch-cuda-graphs at {precision}, {scope} scope")
+    ratios = [pick[("pytorch-cuda", b)].p50_ms / pick[("pytorch-cuda-graphs", b)].p50_ms for b in (batches[0], batches[-1])]
+    if close_to(small, ratios[0]) and close_to(large, ratios[1]):
+        return (f"{ratios[0]:.1f}x at batch {batches[0]}, {ratios[1]:.2f}x at batch {batches[-1]}: at batch "
+                f"{batches[0]} the GPU waits for Python to launch each kernel, and one graph launch removes that; at "
+                f"batch {batches[-1]} each kernel runs long enough to hide its launch, so the graph saves little")
+    if close_to(small, 1 / ratios[0]) or close_to(large, 1 / ratios[1]):
+        raise NotYetRight("upside down: a speed-up is the slower (eager) p50 over the faster (graphs) one")
+    means = [pick[("pytorch-cuda", b)].mean_ms / pick[("pytorch-cuda-graphs", b)].mean_ms for b in (batches[0], batches[-1])]
+    if close_to(small, means[0]) and close_to(large, means[1]):
+        raise NotYetRight("that uses mean latencies; a slow iteration drags a mean, so speed-ups here are from p50")
+    raise NotYetRight(f"not the p50 ratios at batches {batches[0]} and {batches[-1]}; hint: eager.p50_ms / graphs.p50_ms")
 
 
 @exercise("05.3")
-def throughput(answer: Any, *, raw_ms: Sequence[float], warmup: int, batch: int) -> str:
-    """Images per second: `batch` images every mean latency (after warm-up), as the harness defines it."""
-    from utils.benchmark.harness import percentile
-
-    value = _number(answer, "the throughput")
-    steady = _steady(raw_ms, warmup)
-    mean_ms = sum(steady) / len(steady)
-    expected = batch / (mean_ms / 1e3)
+def roofline_fraction(answer: Any, *, row: BenchmarkRow, cost: ModelCost, peaks: Mapping[str, Any]) -> str:
+    """The row's p50 against its memory-bound limit: `cost.layerwise_bytes(batch, precision)` at `peaks`'
+    memory bandwidth (TB/s), as a fraction (bound time / p50)."""
+    value = as_number(answer, "a fraction")
+    bound_ms = cost.layerwise_bytes(row.batch, row.precision) / (float(peaks["memory_tbps"]) * 1e12) * 1e3
+    expected = bound_ms / row.p50_ms
     if close_to(value, expected):
-        return (f"{expected:.4g} images/s: {batch} images every {mean_ms:.3g} ms; one image every "
-                f"{mean_ms / batch:.3g} ms on average, though each waits the whole {mean_ms:.3g} ms")
-    raw = [float(t) for t in raw_ms]
-    mistakes = [
-        (batch / mean_ms, "that is images per millisecond; the timings are in ms; hint: divide by mean latency in "
-                          "seconds, mean_ms / 1e3"),
-        (1e3 / mean_ms, f"that is batches per second; each batch holds {batch} images; hint: batch / seconds per batch"),
-        (1.0 / mean_ms, f"that is batches per millisecond; hint: {batch} images / (mean_ms / 1e3) seconds"),
-        (batch * mean_ms / 1e3, "that is upside down (seconds times images); hint: images / seconds"),
-        (batch / (percentile(steady, 50) / 1e3), "that uses the median (p50); the workbook's throughput uses the mean "
-                                                 "latency, which counts the slow iterations too; hint: "
-                                                 "np.mean(steady_ms)"),
-        (batch / (min(steady) / 1e3), "that uses the fastest iteration, a best case no run sustains; hint: the mean"),
-        (batch / (sum(raw) / len(raw) / 1e3), f"that includes the {warmup} warm-up iterations; hint: the mean of "
-                                               "steady_ms"),
-    ]
-    for wrong, message in mistakes:
-        if close_to(value, wrong):
-            raise NotYetRight(message)
-    raise NotYetRight(f"{value:.4g} images/s is not batch / mean latency; hint: {batch} / (np.mean(steady_ms) / 1e3)")
+        compute_ms = cost.flops(row.batch) / (float(peaks[row.precision]) * 1e12) * 1e3
+        return (f"{expected:.0%} of the memory-bound limit ({bound_ms:.2f} ms against {row.p50_ms:.2f} ms); the "
+                f"arithmetic alone would take {compute_ms:.3f} ms at the published peak, {bound_ms / compute_ms:.0f}x "
+                "less: memory, not tensor cores, sets this model's limit")
+    if close_to(value, 1 / expected):
+        raise NotYetRight("upside down: the fraction is the bound's time over the measured p50, at most about 1")
+    if close_to(value, 100 * expected):
+        raise NotYetRight("that is a percentage; give the fraction (0.42, not 42)")
+    fp32_ms = cost.layerwise_bytes(row.batch, "fp32") / (float(peaks["memory_tbps"]) * 1e12) * 1e3
+    if row.precision != "fp32" and close_to(value, fp32_ms / row.p50_ms):
+        raise NotYetRight(f"those are FP32 bytes; the row moves {row.precision} values: layerwise_bytes(batch, "
+                          f"{row.precision!r})")
+    compute_ms = cost.flops(row.batch) / (float(peaks[row.precision]) * 1e12) * 1e3
+    if math.isclose(value, compute_ms / row.p50_ms, rel_tol=0.02):
+        raise NotYetRight("that is the compute bound; this model is limited by memory traffic: use layerwise_bytes and "
+                          "the memory bandwidth")
+    raise NotYetRight(f"{value:.4g} is not bound / p50; hint: cost.layerwise_bytes(row.batch, row.precision) / "
+                      "(peaks['memory_tbps'] * 1e12) seconds, against row.p50_ms / 1e3")
