@@ -20,3 +20,14 @@ def test_describe_names_this_cpus_int8_instructions():
     facts = environment.describe()
     assert facts["cpu int8"] == environment.cpu_int8_instructions()
     assert all(isinstance(value, str) and value for value in facts.values())
+
+
+def test_the_teaching_guide_names_the_compute_capabilities_tensorrt_rtx_runs_on():
+    """One source of truth: the list TensorRT-RTX's own error message prints, in utils.environment."""
+    import re
+    from pathlib import Path
+
+    guide = " ".join((Path(__file__).parents[1] / "docs" / "teaching.md").read_text(encoding="utf-8").split())
+    listed = re.search(r"TensorRT-RTX engines run only on the compute capabilities its own error message lists, ([\d., ]+)", guide)
+    assert listed, "docs/teaching.md no longer says which GPUs run TensorRT-RTX engines"
+    assert tuple(re.findall(r"\d+\.\d+", listed.group(1))) == environment.RTX_RUNNABLE_COMPUTE_CAPABILITIES

@@ -81,14 +81,28 @@ def test_missing_tensorrt_says_how_to_install(monkeypatch):
         tensorrt_api.load_tensorrt.cache_clear()
 
 
-def test_numpy_dtypes_by_member_name():
+def _tensorrt_with_int_enums() -> tensorrt_api.TensorRT:
+    """A TensorRT whose DataType is an IntEnum, as pybind11 3's native enums can be: `str(DataType.HALF)` is "1"."""
+    import enum
+    import types
+
+    data_type = enum.IntEnum("DataType", {"FLOAT": 0, "HALF": 1, "INT8": 2, "INT32": 3, "BOOL": 4, "UINT8": 5, "FP8": 6})
+    return tensorrt_api.TensorRT(module=types.SimpleNamespace(DataType=data_type), flavour="tensorrt", version="11.1.0",
+                                 import_name="tensorrt")
+
+
+def test_numpy_dtypes_come_from_the_enum_members_not_their_text():
     import numpy as np
 
-    assert tensorrt_api.numpy_dtype("DataType.FLOAT") == np.float32
-    assert tensorrt_api.numpy_dtype("DataType.HALF") == np.float16
-    assert tensorrt_api.numpy_dtype(np.dtype(np.int32)) == np.int32
+    trt = _tensorrt_with_int_enums()
+    assert str(trt.module.DataType.HALF) == "1"  # what a match on the text after the last dot would misread
+    assert tensorrt_api.numpy_dtype(trt.module.DataType.HALF, trt) == np.float16
+    assert tensorrt_api.numpy_dtype(trt.module.DataType.FLOAT, trt) == np.float32
+    assert tensorrt_api.numpy_dtype(np.dtype(np.int32), trt) == np.int32
     with pytest.raises(WorkbookError, match="no numpy equivalent"):
-        tensorrt_api.numpy_dtype("DataType.FP8")
+        tensorrt_api.numpy_dtype(trt.module.DataType.FP8, trt)
+    with pytest.raises(WorkbookError, match="no numpy equivalent"):
+        tensorrt_api.numpy_dtype("DataType.HALF", trt)  # text that looks like a member is not one
 
 
 def test_rtx_is_found_and_described():

@@ -433,3 +433,23 @@ def test_the_workbooks_int8_engine_is_built_from_the_fp16_deployment_form():
     assert any(init.data_type == onnx.TensorProto.FLOAT16 for init in deployed.graph.initializer)  # FP16 elsewhere
     fp32 = check_engine_file(artifacts.engine("efficientnet_lite0", "fp32"))
     assert record.engine_bytes < 0.8 * fp32.engine_bytes
+
+
+@pytest.mark.skipif(trt is None, reason="needs TensorRT or TensorRT-RTX (pip install -r requirements.txt)")
+def test_a_refused_optimization_profile_is_a_one_line_error():
+    """`add_optimization_profile` returns the profile's index, or -1 when TensorRT finds it invalid; a build that went
+    on would fail later with "Network has dynamic or shape inputs, but no optimization profile has been defined"."""
+    from utils.tensorrt.logger import shared_logger
+
+    builder = trt.module.Builder(shared_logger(trt).trt_logger)
+    network = builder.create_network(trt.network_flags())
+    network.add_input("input", trt.module.float32, (-1, 3, 8, 8))
+    config = builder.create_builder_config()
+
+    class RefusingConfig:
+        def add_optimization_profile(self, profile):
+            return -1
+
+    assert engine_build._add_profile(trt, builder, network, config, (1, 2, 4))["input"]["max"] == [4, 3, 8, 8]
+    with pytest.raises(WorkbookError, match=r"TensorRT refused the optimization profile .*'max': \[4, 3, 8, 8\].*MIN <= OPT <= MAX"):
+        engine_build._add_profile(trt, builder, network, RefusingConfig(), (1, 2, 4))

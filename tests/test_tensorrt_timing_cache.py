@@ -118,3 +118,52 @@ def test_a_tensorrt_that_refuses_even_an_empty_cache_is_a_one_line_error(tmp_pat
 
     with pytest.raises(WorkbookError, match="refused a new, empty timing cache; build without --timing-cache"):
         timing_cache.attach(TRT10, Refusing(), tmp_path / "t.cache", timing_cache.cache_identity(TRT10, H100))
+
+
+class EntriesCache:
+    """An ITimingCache double holding named timing entries: `serialize`, and `combine` adding the entries it lacks."""
+
+    def __init__(self, entries: set[str]) -> None:
+        self.entries = set(entries)
+
+    def serialize(self) -> bytes:
+        return b"ok:H100:" + json.dumps(sorted(self.entries)).encode()
+
+    def combine(self, other: EntriesCache, ignore_mismatch: bool) -> bool:
+        self.entries |= other.entries
+        return True
+
+
+class EntriesConfig(RecordingConfig):
+    def create_timing_cache(self, data: bytes):
+        return EntriesCache(set(json.loads(data[len(b"ok:H100:"):])) if data else set())
+
+    def set_timing_cache(self, cache, ignore_mismatch: bool) -> bool:
+        self.current = cache
+        return True
+
+
+def test_two_builds_at_once_keep_both_builds_timings(tmp_path):
+    """Two engines built at the same time from one shared cache: both read it before either saved. Each build then
+    measures its own kernels; the file must end with both sets of timings, whichever saves last."""
+    import threading
+
+    path = tmp_path / "t.cache"
+    identity = timing_cache.cache_identity(TRT10, H100)
+    started = threading.Barrier(2)
+
+    def build(kernel: str) -> None:
+        config = EntriesConfig()
+        timing_cache.attach(TRT10, config, path, identity)
+        started.wait()  # both have read the (empty) cache
+        config.current.entries.add(kernel)
+        timing_cache.save(config, path, identity)
+
+    threads = [threading.Thread(target=build, args=(kernel,)) for kernel in ("conv-tactic-of-lite0", "gemm-tactic-of-resnet50")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    saved = EntriesConfig().create_timing_cache(path.read_bytes())
+    assert saved.entries == {"conv-tactic-of-lite0", "gemm-tactic-of-resnet50"}
+    assert json.loads(timing_cache.note_path(path).read_text()) == identity

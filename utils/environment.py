@@ -8,7 +8,9 @@ import platform
 import sys
 from dataclasses import dataclass
 
-# TensorRT-RTX 1.x runs engines only on these compute capabilities (its own error message lists them).
+# TensorRT-RTX 1.x runs engines only on these compute capabilities: the list its own error message prints ("The engine
+# cannot run on this GPU, which has compute capability 9.0. Supported compute capabilities: 8.0 8.6 8.9 12.0 12.1",
+# TensorRT-RTX 1.7 on an H100). docs/teaching.md repeats it (tests/test_environment.py keeps the two equal).
 RTX_RUNNABLE_COMPUTE_CAPABILITIES = ("8.0", "8.6", "8.9", "12.0", "12.1")
 
 

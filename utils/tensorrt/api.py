@@ -88,18 +88,24 @@ class TensorRT:
         return hasattr(self.module.BuilderFlag, "TF32")
 
 
-def numpy_dtype(dtype: Any) -> Any:
-    """The numpy dtype of a TensorRT DataType (by member name, so it works for every TensorRT flavour)."""
+# TensorRT DataType member -> numpy type; members missing from a version (BF16 before 9, INT64 before 10) are skipped.
+_NUMPY_TYPES = {"FLOAT": "float32", "HALF": "float16", "INT8": "int8", "INT32": "int32", "INT64": "int64",
+                "BOOL": "bool", "UINT8": "uint8"}
+
+
+def numpy_dtype(dtype: Any, tensorrt: TensorRT | None = None) -> Any:
+    """The numpy dtype of a member of TensorRT's `DataType` (compared with the members themselves: `str()` of a
+    bindings enum is not a stable format). A numpy dtype is returned as it is."""
     import numpy as np
 
     if isinstance(dtype, np.dtype):
         return dtype
-    name = str(dtype).rsplit(".", 1)[-1]
-    table = {"FLOAT": np.float32, "HALF": np.float16, "INT8": np.int8, "INT32": np.int32, "INT64": np.int64,
-             "BOOL": np.bool_, "UINT8": np.uint8}
-    if name not in table:
-        raise WorkbookError(f"tensor type {name} has no numpy equivalent here; use FP32/FP16 inputs and outputs")
-    return np.dtype(table[name])
+    data_type = (tensorrt or load_tensorrt()).module.DataType
+    for member_name, numpy_name in _NUMPY_TYPES.items():
+        member = getattr(data_type, member_name, None)
+        if member is not None and dtype == member:
+            return np.dtype(numpy_name)
+    raise WorkbookError(f"tensor type {dtype} has no numpy equivalent here; use FP32/FP16 inputs and outputs")
 
 
 def _import(name: str) -> Any | None:

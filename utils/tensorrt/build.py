@@ -189,7 +189,9 @@ def _add_profile(trt: TensorRT, builder: tensorrt.Builder, network: tensorrt.INe
         low, opt, high = ([n, *dims[1:]] for n in batch)
         profile.set_shape(tensor.name, trt.module.Dims(low), trt.module.Dims(opt), trt.module.Dims(high))
         shapes[tensor.name] = {"min": low, "opt": opt, "max": high}
-    config.add_optimization_profile(profile)
+    if config.add_optimization_profile(profile) < 0:
+        raise WorkbookError(f"TensorRT refused the optimization profile {shapes}; check that MIN <= OPT <= MAX (--batch) "
+                            "and that every input of the model is dynamic only in its batch axis")
     return shapes
 
 
@@ -227,7 +229,7 @@ def _build_serialized(trt: TensorRT, onnx_path: Path, request: BuildRequest, *, 
 
     module = trt.module
     logger = shared_logger(trt)
-    with logger.capture(verbose) as capture:
+    with logger.capture(verbose, operation=f"setting up {trt.display_name}'s builder for {onnx_path.name}") as capture:
         builder: tensorrt.Builder = module.Builder(logger.trt_logger)
         network: tensorrt.INetworkDefinition = builder.create_network(
             trt.network_flags(explicitly_quantized=request.precision == "int8"))
@@ -243,10 +245,10 @@ def _build_serialized(trt: TensorRT, onnx_path: Path, request: BuildRequest, *, 
         with logger.capture():  # a stale cache logs errors of its own; they are not the build's
             timing_cache.attach(trt, config, timing_cache_path, identity)
 
-    with logger.capture(verbose) as capture:
+    with logger.capture(verbose, operation=f"building {onnx_path.name} with {trt.display_name}") as capture:
         serialized = builder.build_serialized_network(network, config)
     if serialized is None:
-        raise WorkbookError(f"{trt.display_name} could not build {onnx_path.name}: {capture.summary()}")
+        raise WorkbookError(f"{trt.display_name} could not build {onnx_path.name}: {capture.failure_summary()}")
     if timing_cache_path is not None:
         timing_cache.save(config, timing_cache_path, identity)
     return bytes(serialized), inputs

@@ -104,7 +104,8 @@ def header_check(engine_path: Path, trt: TensorRT) -> str:
     from utils.tensorrt.logger import shared_logger
 
     logger = shared_logger(trt)
-    runtime = trt.module.Runtime(logger.trt_logger)
+    with logger.capture(operation=f"creating {trt.display_name}'s runtime"):
+        runtime = trt.module.Runtime(logger.trt_logger)
     if not hasattr(runtime, "get_engine_validity"):
         return (f"no sidecar, and {trt.display_name} cannot check an engine's header: "
                 "only loading it will tell whether it belongs to this TensorRT and GPU")
@@ -145,7 +146,7 @@ def deserialize_engine(engine_path: str | os.PathLike[str], trt: TensorRT | None
     trt = trt or load_tensorrt()
     data = read_engine_bytes(engine_path, trt)
     logger = shared_logger(trt)
-    with logger.capture() as capture:
+    with logger.capture(operation=f"loading {Path(engine_path).name} with {trt.display_name}") as capture:
         runtime = trt.module.Runtime(logger.trt_logger)
         engine = runtime.deserialize_cuda_engine(data)
     if engine is None:

@@ -4,7 +4,8 @@ TensorRT checks a cache against the device it was made on (`set_timing_cache(...
 returns False on a mismatch) but a cache from another TensorRT version may just fail to deserialize. The
 workbook keeps a small JSON note beside each cache file (`<cache>.json`: TensorRT flavour and version, GPU
 name and compute capability) and starts a new cache, with a printed message, whenever the note does not
-match, the bytes do not deserialize, or TensorRT refuses the cache. A stale cache never fails a build.
+match, the bytes do not deserialize, or TensorRT refuses the cache. A stale cache never fails a build. Builds that
+run at once merge their timings into the file (`save`), so none is lost.
 """
 
 from __future__ import annotations
@@ -14,13 +15,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from utils.errors import WorkbookError
-from utils.files import write_bytes_atomic, write_text_atomic
+from utils.files import exclusive_lock, write_bytes_atomic, write_text_atomic
 
 if TYPE_CHECKING:
     from utils.gpu import GpuInfo
     from utils.tensorrt.api import TensorRT
 
 NOTE_SUFFIX = ".json"
+LOCK_SUFFIX = ".lock"
 
 
 def cache_identity(trt: TensorRT, gpu: GpuInfo | None) -> dict[str, str | None]:
@@ -64,9 +66,19 @@ def attach(trt: TensorRT, config: Any, cache_path: Path, identity: dict[str, str
 
 
 def save(config: Any, cache_path: Path, identity: dict[str, str | None]) -> None:
-    """Write the config's (updated) timing cache and its note, each atomically."""
+    """Write the config's (updated) timing cache and its note, each atomically, merged with what is on disk now.
+
+    Builds of different engines run at once (each engine has its own lock) and share one cache file: each read it
+    when it started, so writing only its own cache would drop the timings another build saved meanwhile. Under the
+    cache's own lock, the file on disk is read again and combined into this build's cache
+    (`ITimingCache.combine`, which keeps entries already present), then written."""
     cache = config.get_timing_cache()
     if cache is None:
         return
-    write_bytes_atomic(cache_path, bytes(cache.serialize()))
-    write_text_atomic(note_path(cache_path), json.dumps(identity, indent=2) + "\n")
+    with exclusive_lock(Path(f"{cache_path}{LOCK_SUFFIX}")):
+        on_disk, _ = usable_cache_bytes(cache_path, identity)
+        saved_meanwhile = config.create_timing_cache(on_disk) if on_disk else None
+        if saved_meanwhile is not None and not cache.combine(saved_meanwhile, False):
+            print(f"timing cache {cache_path.name} on disk could not be merged into this build's; keeping this build's")
+        write_bytes_atomic(cache_path, bytes(cache.serialize()))
+        write_text_atomic(note_path(cache_path), json.dumps(identity, indent=2) + "\n")
