@@ -211,7 +211,9 @@ def _set_math_mode(trt: TensorRT, config: tensorrt.IBuilderConfig, request: Buil
             config.clear_flag(module.BuilderFlag.TF32)
 
 
-def _set_ahead_of_time_targets(trt: TensorRT, config: tensorrt.IBuilderConfig) -> None:
+def set_ahead_of_time_targets(trt: TensorRT, config: tensorrt.IBuilderConfig) -> None:
+    """TensorRT-RTX on a machine without a GPU: the GPUs to build for (`RTX_AHEAD_OF_TIME_TARGETS`). Elsewhere
+    the engine is built for the GPU it is built on, and this does nothing."""
     from utils.gpu import current_gpu
 
     if trt.is_rtx and current_gpu() is None:
@@ -238,7 +240,7 @@ def _build_serialized(trt: TensorRT, onnx_path: Path, request: BuildRequest, *, 
         config.set_memory_pool_limit(module.MemoryPoolType.WORKSPACE, request.workspace_mib << 20)
         config.profiling_verbosity = module.ProfilingVerbosity.DETAILED
         _set_math_mode(trt, config, request)
-        _set_ahead_of_time_targets(trt, config)
+        set_ahead_of_time_targets(trt, config)
         inputs = _add_profile(trt, builder, network, config, request.batch)
     identity = timing_cache.cache_identity(trt, current_gpu())
     if timing_cache_path is not None:
@@ -255,4 +257,4 @@ def _build_serialized(trt: TensorRT, onnx_path: Path, request: BuildRequest, *, 
 
 
 __all__ = ["DEFAULT_BATCH", "DEFAULT_WORKSPACE_MIB", "PRECISIONS", "BuildRequest", "build_engine", "build_request",
-           "cached_engine", "check_batch", "parse_batch"]
+           "cached_engine", "check_batch", "parse_batch", "set_ahead_of_time_targets"]
