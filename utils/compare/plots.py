@@ -1,4 +1,4 @@
-"""Matplotlib figures for comparisons: value and error histograms with Polygraphy's bins, and error growth by layer.
+"""Matplotlib figures for comparisons: value histograms with Polygraphy's bins, differences on log bins, error by layer.
 
 Figures are built with `matplotlib.figure.Figure` (no pyplot state), so they work headless and in notebooks.
 """
@@ -6,7 +6,7 @@ Figures are built with `matplotlib.figure.Figure` (no pyplot state), so they wor
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import numpy as np
@@ -39,7 +39,9 @@ def shared_range(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
 
 def comparison_histograms(reference: np.ndarray, target: np.ndarray, *, name: str,
                           reference_label: str = "reference", target_label: str = "target") -> Figure:
-    """Three panels: both runs' values overlaid, the absolute difference, the relative difference."""
+    """Three panels: both runs' values overlaid on Polygraphy's bins, then the absolute and the relative difference on
+    logarithmic bins. Polygraphy prints differences on 10 linear bins, which put nearly every element into the
+    first one (a few large relative differences next to zeros stretch the range); log bins show the spread."""
     import numpy as np
     from matplotlib.figure import Figure
 
@@ -59,17 +61,34 @@ def comparison_histograms(reference: np.ndarray, target: np.ndarray, *, name: st
     values_ax.legend(fontsize="small")
 
     for ax, diff, title in ((abs_ax, absdiff, "absolute difference"), (rel_ax, reldiff, "relative difference")):
-        counts, edges = histogram(diff)
-        ax.stairs(counts, edges, fill=True, color="tab:red", alpha=0.6)
-        ax.set(title=f"{title} (max {np.nanmax(diff):.3g})", xlabel=title, ylabel="elements", yscale="log")
+        _log_histogram(ax, np.asarray(diff, np.float64).ravel(), colour="tab:red")
+        ax.set(title=f"{title} (max {np.nanmax(diff):.3g})", xlabel=f"{title}, log bins", ylabel="elements")
     figure.suptitle(f"{reference_label} vs {target_label}", fontsize="medium")
     return figure
+
+
+def _log_histogram(ax: Any, values: np.ndarray, *, colour: str, bins: int = 30, zeros_in_legend: bool = True) -> None:
+    """Positive finite values on log-spaced bins; how many are exactly zero goes into the legend."""
+    import numpy as np
+
+    positive = values[np.isfinite(values) & (values > 0)]
+    zeros = int(np.count_nonzero(values == 0))
+    if positive.size:
+        low, high = np.log10(positive.min()), np.log10(positive.max())
+        edges = np.logspace(low, max(high, low + 1e-6) + 1e-9, bins + 1)
+        ax.hist(positive, bins=edges, color=colour, alpha=0.6, label=f"{zeros} exactly 0" if zeros else None)
+        ax.set_xscale("log")
+        if zeros and zeros_in_legend:
+            ax.legend(fontsize="small")
+    else:
+        ax.text(0.5, 0.5, f"all {values.size} exactly equal", ha="center", va="center", transform=ax.transAxes)
 
 
 def error_growth(stats: Sequence[OutputStats], *, atol: float, rtol: float) -> Figure:
     """Largest and mean absolute difference of every compared tensor, in network order, against `atol`.
 
-    Tensors that fail Polygraphy's elementwise check (beyond `atol` and `rtol`) are marked.
+    Tensors that fail Polygraphy's elementwise check (beyond `atol` and `rtol`) are marked, unless all or none do:
+    then the title says so. The largest difference and the last tensor are named.
     """
     import numpy as np
     from matplotlib.figure import Figure
@@ -77,17 +96,28 @@ def error_growth(stats: Sequence[OutputStats], *, atol: float, rtol: float) -> F
     figure = Figure(figsize=(12, 4), layout="constrained")
     ax = figure.subplots()
     index = np.arange(len(stats))
+    largest = [max(s.max_abs, 1e-12) for s in stats]
     # Relative differences are left out: next to zeros in the reference (ReLU outputs) they are 0 or ~1e15.
-    ax.semilogy(index, [max(s.max_abs, 1e-12) for s in stats], ".-", label="max absolute difference", lw=0.8)
+    ax.semilogy(index, largest, ".-", label="max absolute difference", lw=0.8)
     ax.semilogy(index, [max(s.mean_abs, 1e-12) for s in stats], ".-", label="mean absolute difference", lw=0.8)
     ax.axhline(atol, color="tab:blue", ls="--", lw=0.8, label=f"atol = {atol:g}")
     failed = [i for i, s in enumerate(stats) if not s.passed]
-    if failed:
-        ax.plot(failed, [max(stats[i].max_abs, 1e-12) for i in failed], "x", color="tab:red",
-                label=f"fails atol = {atol:g} and rtol = {rtol:g}")
-    ax.set(xlabel="tensor, in network order", ylabel="absolute difference", title="How the error grows through the network")
+    verdict = f"{len(failed)} of {len(stats)} tensors fail atol = {atol:g} and rtol = {rtol:g}"
+    if 0 < len(failed) < len(stats):
+        ax.plot(failed, [largest[i] for i in failed], "x", color="tab:red", label="fails")
+    worst = int(np.argmax(largest))
+    for i in sorted({worst, len(stats) - 1}):
+        ax.annotate(_short(stats[i].output), (i, largest[i]), textcoords="offset points", xytext=(-4, 6),
+                    ha="right" if i > len(stats) / 2 else "left", fontsize="small")
+    ax.set_ylim(top=max(largest) * 4)  # room for the names under the title
+    ax.set(xlabel="tensor, in network order (index into stats.csv)", ylabel="absolute difference",
+           title=f"How the absolute error grows through the network: {verdict}")
     ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.18), ncols=4, frameon=False)
     return figure
+
+
+def _short(tensor_name: str, width: int = 40) -> str:
+    return tensor_name if len(tensor_name) <= width else "..." + tensor_name[-(width - 3):]
 
 
 def quality_by_layer(runs: dict[str, Sequence[TensorQuality]]) -> Figure:
@@ -123,14 +153,10 @@ def log_error_histogram(reference: np.ndarray, target: np.ndarray, *, name: str,
 
     absdiff, _ = differences(reference, target)
     values = absdiff[np.isfinite(absdiff)].ravel()
-    positive = values[values > 0]
     figure = Figure(figsize=(6.5, 3.6), layout="constrained")
     ax = figure.subplots()
-    if positive.size:
-        edges = np.logspace(np.log10(positive.min()), np.log10(positive.max()) + 1e-9, bins + 1)
-        ax.hist(positive, bins=edges, color="tab:red", alpha=0.7)
-        ax.set_xscale("log")
-    ax.set(title=f"{name}: |difference| on log bins ({values.size - positive.size} exactly equal)",
+    _log_histogram(ax, np.asarray(values, np.float64), colour="tab:red", bins=bins, zeros_in_legend=False)
+    ax.set(title=f"{name}: |difference| on log bins ({int(np.count_nonzero(values == 0))} exactly equal)",
            xlabel="absolute difference", ylabel="elements")
     return figure
 
