@@ -58,9 +58,9 @@ def test_01_1_names_a_missing_symbolic_axis(tmp_path):
 # --- 01.2: a tolerance between FP32 parity and FP16 drift ------------------------------------------------------------
 
 
-@pytest.mark.parametrize("parity, drift, right", [(3e-6, 0.04, [1e-5, 1e-4, 1e-3, 1e-2]), (2e-5, 0.5, [1e-4, 1e-1]),
-                                                  (1e-5, 1e-3, [1e-5, 1e-4])])
-def test_01_2_accepts_every_power_of_ten_between(parity, drift, right, capsys):
+@pytest.mark.parametrize("parity, drift, right", [(3e-6, 0.04, [1e-4, 1e-3, 1e-2]), (2e-5, 0.5, [1e-3, 1e-2, 1e-1]),
+                                                  (1e-5, 1e-3, [1e-4])])
+def test_01_2_accepts_every_power_of_ten_with_headroom_below_the_drift(parity, drift, right, capsys):
     for tolerance in right:
         check("01.2", tolerance, parity=parity, fp16_drift=drift)
     check("01.2", np.float64(right[0]), parity=parity, fp16_drift=drift)
@@ -69,6 +69,7 @@ def test_01_2_accepts_every_power_of_ten_between(parity, drift, right, capsys):
 
 @pytest.mark.parametrize("answer, message", [
     (1e-6, "too tight: ONNX Runtime's FP32 output differs from PyTorch by up to 3.00e-06, more than 1e-06"),
+    (1e-5, "1e-05 passes here with only 3.3x to spare: FP32 rounding differs between CPUs"),
     (0.1, "too loose: the FP16 twin drifts by up to 0.04, within 0.1"),
     (0.04, "0.04 is not a power of ten"),
     (3e-4, "0.0003 is not a power of ten"),
@@ -82,15 +83,18 @@ def test_01_2_mistakes(answer, message):
         check("01.2", answer, parity=3e-6, fp16_drift=0.04)
 
 
-def test_01_2_a_tolerance_equal_to_a_difference_lets_it_pass():
-    check("01.2", 1e-5, parity=1e-5, fp16_drift=1e-3)  # difference <= tolerance passes: FP32 meets it
+def test_01_2_the_tightest_passing_tolerance_is_not_the_answer():
+    """The review's case: 1e-5 against a parity of 8.6e-6 passes today and fails on the next machine."""
+    with pytest.raises(NotYetRight, match="only 1.2x to spare"):
+        check("01.2", 1e-5, parity=8.6e-6, fp16_drift=0.03)
+    check("01.2", 1e-4, parity=8.6e-6, fp16_drift=0.03)
     with pytest.raises(NotYetRight, match="too loose: the FP16 twin drifts by up to 0.01, within 0.01"):
         check("01.2", 1e-2, parity=3e-6, fp16_drift=1e-2)
 
 
-def test_01_2_takes_any_separating_number_when_no_power_of_ten_fits(capsys):
+def test_01_2_takes_any_separating_number_when_no_power_of_ten_leaves_headroom(capsys):
     check("01.2", 3e-5, parity=2e-5, fp16_drift=5e-5)
-    assert "no power of ten fits" in capsys.readouterr().out
+    assert "will be fragile on other machines" in capsys.readouterr().out
 
 
 # --- 01.3: three copies of the coffee photo ---------------------------------------------------------------------------
