@@ -3,6 +3,7 @@ input is reported before anything about the environment."""
 
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -192,3 +193,67 @@ def test_diff_of_missing_inputs_creates_no_output_folder(tmp_path, capsys):
     assert main(["diff", str(tmp_path / "a.json"), str(tmp_path / "b.json"), "--out", str(tmp_path / "out")]) == 2
     assert "does not exist" in _one_line_error(capsys)
     assert not (tmp_path / "out").exists()
+
+
+# --- inspect: the engine report from the inspector's JSON (fixtures: tests/test_tensorrt_inspect.py says whence) ---
+
+FIXTURES = Path(__file__).parent / "fixtures"
+MNIST_FP32 = str(FIXTURES / "cookbook_mnist_fp32_trtexec_10.16.json")
+MNIST_FP16 = str(FIXTURES / "cookbook_mnist_fp16_inspector_10.16.json")
+
+
+def test_inspect_json_file_report(capsys):
+    assert main(["inspect", "--json-file", MNIST_FP16, "--report"]) == 0
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if line.split()[:2] == ["7", "node_linear_myl5_2"]]
+    assert len(rows) == 1 and rows[0].rstrip().endswith("node_linear, node_relu_2") and " FP16 " in rows[0]
+    assert any(line.split()[:2] == ["2", "Reformatting"] and " reformat " in line for line in out.splitlines())
+    assert f"{MNIST_FP16}: 26 layers (22 compute, 2 reformat, 2 no-op); I/O tensors x, y, z" in out
+    assert "compute layers per precision (read from their inputs): FP32 4, FP16 16, INT32 2" in out
+
+
+def test_inspect_json_file_diff_expect_and_figure(tmp_path, capsys):
+    figure = tmp_path / "precision.png"
+    assert main(["inspect", "--json-file", MNIST_FP32, "--diff", MNIST_FP16, "--figure", str(figure), "--expect", "fp16"]) == 1
+    out = capsys.readouterr().out
+    assert f"wrote {figure}" in out and figure.read_bytes().startswith(b"\x89PNG")
+    assert "precision changed (8):" in out and f"only in {MNIST_FP16} (1): node_view" in out
+    assert "11 ONNX nodes in both engines: 8 changed precision (FP32 -> FP16: 8), 3 unchanged" in out
+    assert f"8 of 8 compute layers of {MNIST_FP32} did not run in FP16:" in out and "none ran in FP16" in out
+    assert "node_linear" not in out.split("precision changed")[0]  # no table unless --report
+
+
+def test_inspect_expect_passes_when_every_compute_layer_ran_in_it(capsys):
+    fp16_resnet = str(FIXTURES / "trex_resnet18_a100_fp16_excerpt.graph.json")
+    assert main(["inspect", "--json-file", fp16_resnet, "--expect", "FP16"]) == 0
+    assert capsys.readouterr().out == f"all 4 compute layers of {fp16_resnet} ran in FP16\n"
+
+
+def test_inspect_json_file_without_options_prints_the_layer_table(capsys):
+    assert main(["inspect", "--json-file", MNIST_FP32]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["layer", "type", "precision/format", "tactic"] and len(lines) == 10
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["inspect"], "give an ENGINE or --json-file FILE"),
+    (["inspect", "x.engine", "--json-file", MNIST_FP32], "give an ENGINE or --json-file FILE"),
+    (["inspect", "--json-file", "{tmp}/broken.json", "--report"], "{tmp}/broken.json is not JSON"),
+    (["inspect", "--json-file", "{tmp}/other.json", "--report"], "{tmp}/other.json is JSON but not the engine inspector's"),
+    (["inspect", "--json-file", "{tmp}/missing.json"], "JSON file {tmp}/missing.json does not exist"),
+    (["inspect", "--json-file", MNIST_FP32, "--diff", "{tmp}/notes.txt"], "{tmp}/notes.txt is neither an engine nor"),
+    (["inspect", "--json-file", MNIST_FP32, "--diff", "{tmp}/missing.engine"], "{tmp}/missing.engine does not exist"),
+    (["inspect", "--json-file", MNIST_FP32, "--expect", "fp12"], "unknown precision 'fp12'"),
+    (["inspect", "--json-file", MNIST_FP32, "--figure", "{tmp}/precision.svg"], "name it with .png"),
+    (["inspect", "--json-file", "{tmp}/names.json", "--diff", MNIST_FP16], "has only layer names"),
+    (["inspect", "--json-file", MNIST_FP16, "--figure", "{tmp}/precision.png", "--diff", "{tmp}/names.json"],
+     "{tmp}/names.json has only layer names"),
+])
+def test_inspect_report_errors_are_one_line(tmp_path, capsys, argv, message):
+    (tmp_path / "broken.json").write_text('{"Layers": [{"Name": ')
+    (tmp_path / "other.json").write_text('{"results": []}')
+    (tmp_path / "notes.txt").write_text("Layer(CaskConvolution): conv\n")
+    (tmp_path / "names.json").write_text('{"Layers": ["Conv_0 + Relu_1"], "Bindings": ["input"]}')
+    assert main([arg.format(tmp=tmp_path) for arg in argv]) == 2
+    assert message.format(tmp=tmp_path) in _one_line_error(capsys)
+    assert not (tmp_path / "precision.svg").exists() and not (tmp_path / "precision.png").exists()

@@ -163,15 +163,51 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
-    from utils.tensorrt.inspect import format_layer_table, inspect_engine
+    from utils.tensorrt import engine_report as report_of
+    from utils.tensorrt.inspect import (
+        format_layer_table,
+        inspector_json_of,
+        inspector_json_of_engine,
+        layers_from_inspector_json,
+        read_inspector_json,
+    )
 
-    facts, layers, why_not = inspect_engine(args.engine)
-    print(json.dumps(facts, indent=2))
-    if layers is None:
-        print(f"(no layer table: {why_not})")
+    if (args.engine is None) == (args.json_file is None):
+        raise WorkbookError("give an ENGINE or --json-file FILE (the engine inspector's JSON), one of the two")
+    expected = report_of.expected_precision(args.expect) if args.expect else None
+    asked = args.report or args.diff or args.figure or expected
+    facts: dict[str, object] | None = None
+    if args.json_file:
+        text: str | None = read_inspector_json(args.json_file)
+        source, why_not = args.json_file, None
     else:
-        print(format_layer_table(layers))
-    return 0
+        facts, text, why_not = inspector_json_of_engine(args.engine)
+        source = args.engine
+    if text is None and asked:
+        raise WorkbookError(f"the report needs the engine loaded, and {why_not}; export the inspector's JSON where it "
+                            f"loads (trtexec --loadEngine={args.engine} --exportLayerInfo=layers.json) and pass "
+                            "--json-file layers.json")
+    other = report_of.engine_report(inspector_json_of(args.diff), args.diff) if args.diff else None
+    if facts is not None:
+        print(json.dumps(facts, indent=2))
+    if text is None:
+        print(f"(no layer table: the per-layer table needs the engine loaded, and {why_not})")
+        return 0
+    if not asked:
+        print(format_layer_table(layers_from_inspector_json(text)))
+        return 0
+    report = report_of.engine_report(text, source)
+    diff = report_of.diff_reports(report, other) if other is not None else None  # errors before any output
+    missed = report_of.layers_not_in(report, expected) if expected else []
+    if args.report:
+        print(report_of.format_report(report))
+    if args.figure:
+        print(f"wrote {report_of.save_precision_figure(report, args.figure)}")
+    if diff is not None:
+        print(report_of.format_diff(diff))
+    if expected:
+        print(report_of.format_layers_not_in(report, expected))
+    return EXIT_COMPARISON_FAILED if missed else 0
 
 
 def cmd_samples(args: argparse.Namespace) -> int:
@@ -400,7 +436,20 @@ def build_parser() -> argparse.ArgumentParser:
     build.set_defaults(func=cmd_build)
 
     inspect = commands.add_parser("inspect", help="what an engine was built from, and its layers")
-    inspect.add_argument("engine")
+    inspect.add_argument("engine", nargs="?", help="engine file (or give --json-file)")
+    inspect.add_argument("--json-file", metavar="FILE",
+                         help="read the engine inspector's JSON from FILE instead of loading an engine (trtexec "
+                              "--exportLayerInfo=FILE of an engine built with --profilingVerbosity=detailed)")
+    inspect.add_argument("--report", action="store_true",
+                         help="per-layer table: precision and format in and out, tactic, the ONNX nodes fused into "
+                              "each layer; and the layer count per precision")
+    inspect.add_argument("--diff", metavar="OTHER",
+                         help="compare with another engine or inspector JSON of the same ONNX model: the ONNX nodes "
+                              "whose precision changed, and those in one engine only")
+    inspect.add_argument("--figure", metavar="PATH", help="write the picture of precision per layer (PNG)")
+    inspect.add_argument("--expect", metavar="PRECISION",
+                         help="list the compute layers that did not run in PRECISION (fp16, int8, ...); exit status 1 "
+                              "if there are any")
     inspect.set_defaults(func=cmd_inspect)
 
     samples = commands.add_parser("samples", help="write scikit-image's sample photos as JPEG files")
