@@ -1,7 +1,8 @@
 """utils.exercises.lesson02: each check accepts the right answer and names each anticipated mistake.
 
-No GPU or TensorRT is needed: 02.2 compares build requests made by `build_request` with a stand-in TensorRT, and an
-ONNX "file" there is only hashed, so any bytes will do."""
+02.1 builds with the installed TensorRT (TensorRT-RTX on a machine without a GPU, as in CI) and is skipped with the
+reason where none can build. The others need no GPU or TensorRT: 02.2 compares build requests made by
+`build_request` with a stand-in TensorRT, and an ONNX "file" there is only hashed, so any bytes will do."""
 
 from __future__ import annotations
 
@@ -10,38 +11,77 @@ import re
 import pytest
 
 from utils.exercises import NotYetRight, check
-from utils.exercises.lesson02 import REBUILD_CHANGES, REBUILD_CHANGES_DETAIL, changed_fields, optimization_profile
+from utils.exercises.lesson02 import REBUILD_CHANGES, REBUILD_CHANGES_DETAIL, changed_fields
+from utils.gpu import current_gpu
+from utils.tensorrt.api import tensorrt_or_none
 
-REQUESTS = [4, 4, 16, 4, 2, 24, 4, 16, 4, 8]
+# --- 02.1: two optimization profiles, built into one engine ---------------------------------------------------------
 
-
-# --- 02.1: an optimization profile for the requests ------------------------------------------------------------------
-
-
-def test_02_1_accepts_the_tightest_profile_tuned_for_the_most_frequent_batch(capsys):
-    check("02.1", (2, 4, 24), requests=REQUESTS)
-    check("02.1", [2, 4, 24], requests=REQUESTS)
-    check("02.1", "2,4,24", requests=REQUESTS)  # as `--batch` takes it
-    check("02.1", (1, 1, 8), requests=[1, 1, 8, 1])
-    assert capsys.readouterr().out.count("✓ 02.1 correct: python -m utils build ... --batch 2,4,24") == 3
-    assert optimization_profile((1, 1, 8), requests=[1, 1, 8, 1]) == "python -m utils build ... --batch 1,1,8"
+TWO_KINDS = {"interactive": [1, 1, 2, 1, 4, 1, 1, 3, 1], "bulk": [128, 64, 128, 256, 128, 96]}
+needs_tensorrt = pytest.mark.skipif(tensorrt_or_none() is None, reason="needs TensorRT or TensorRT-RTX to build "
+                                    "(pip install -r requirements.txt installs TensorRT-RTX)")
 
 
-@pytest.mark.parametrize("answer, message", [
-    ((24, 4, 2), "batch profile 24,4,2 must satisfy 1 <= MIN <= OPT <= MAX; hint: the smallest batch first"),
-    ("2,4", "--batch '2,4' is not MIN,OPT,MAX"),
-    ((2, 4), "write the profile as (MIN, OPT, MAX), three whole numbers"),
-    ((2.0, 4, 24), "three whole numbers"),
-    ((2, 4, 16), "a request of batch 24 would be refused: it is above MAX=16"),
-    ((4, 4, 24), "a request of batch 2 would be refused: it is below MIN=4"),
-    ((1, 4, 32), "every request fits, but (1, 4, 32) is wider than needed"),
-    ((2, 4, 32), "wider than needed"),
-    ((2, 8, 24), "batch 8 comes 1 time(s), batch 4 5 times out of 10"),
-    ((2, 16, 24), "batch 16 comes 2 time(s)"),
+@pytest.fixture(scope="module")
+def parsed(lite0_onnx):
+    """A real builder and the parsed network of the default model, as notebook 02 makes them."""
+    from utils.tensorrt.logger import shared_logger
+
+    trt = tensorrt_or_none()
+    if trt is None or (current_gpu() is None and not trt.is_rtx):
+        pytest.skip("needs TensorRT-RTX on a machine without a GPU, or TensorRT on a GPU, to build")
+    logger = shared_logger(trt).trt_logger
+    builder = trt.module.Builder(logger)
+    network = builder.create_network(trt.network_flags())
+    parser = trt.module.OnnxParser(network, logger)
+    assert parser.parse_from_file(str(lite0_onnx))
+    return builder, network, parser
+
+
+def _profiles(builder, *ranges):
+    profiles = []
+    for low, opt, high in ranges:
+        profile = builder.create_optimization_profile()
+        profile.set_shape("input", (low, 3, 224, 224), (opt, 3, 224, 224), (high, 3, 224, 224))
+        profiles.append(profile)
+    return profiles
+
+
+@needs_tensorrt
+def test_02_1_builds_the_engine_with_both_profiles_and_names_the_gap(parsed, capsys):
+    builder, network, _ = parsed
+    check("02.1", _profiles(builder, (1, 1, 4), (64, 128, 256)), requests=TWO_KINDS, builder=builder, network=network)
+    out = capsys.readouterr().out
+    assert "✓ 02.1 correct" in out and "built one engine with both profiles" in out
+    assert "a batch from 5 to 63 fits neither" in out
+
+
+@needs_tensorrt
+@pytest.mark.parametrize("ranges, message", [
+    ([(1, 1, 4)], "give `profiles` as a list of two optimization profiles"),
+    ([(1, 1, 2), (64, 128, 256)], "profile 0 (interactive): a request of batch 4 would be refused: it is above MAX=2"),
+    ([(1, 1, 4), (64, 64, 256)], "profile 1 (bulk): TensorRT tunes its kernels for OPT; batch 64 comes 1 time(s), batch 128 3"),
+    ([(1, 1, 4), (1, 128, 256)], "profile 1 (bulk): every request fits, but (1, 128, 256) is wider than needed"),
+    ([(64, 128, 256), (1, 1, 4)], "profile 0 (interactive): a request of batch 1 would be refused: it is below MIN=64"),
 ])
-def test_02_1_mistakes(answer, message):
+def test_02_1_mistakes(parsed, ranges, message):
+    builder, network, _ = parsed
     with pytest.raises(NotYetRight, match=re.escape(message)):
-        check("02.1", answer, requests=REQUESTS)
+        check("02.1", _profiles(builder, *ranges), requests=TWO_KINDS, builder=builder, network=network)
+
+
+@needs_tensorrt
+def test_02_1_a_profile_without_shapes_or_with_another_image_size_is_named(parsed):
+    builder, network, _ = parsed
+    empty = [builder.create_optimization_profile(), *_profiles(builder, (64, 128, 256))]
+    with pytest.raises(NotYetRight, match=re.escape("profiles[0] has no shapes for input 'input'")):
+        check("02.1", empty, requests=TWO_KINDS, builder=builder, network=network)
+    small = builder.create_optimization_profile()
+    small.set_shape("input", (1, 3, 112, 112), (1, 3, 112, 112), (4, 3, 112, 112))
+    with pytest.raises(NotYetRight, match=re.escape("only the batch may vary, each image stays (3, 224, 224)")):
+        check("02.1", [small, *_profiles(builder, (64, 128, 256))], requests=TWO_KINDS, builder=builder, network=network)
+    with pytest.raises(NotYetRight, match="profiles\\[1\\] is a tuple, not an optimization profile"):
+        check("02.1", [_profiles(builder, (1, 1, 4))[0], (64, 128, 256)], requests=TWO_KINDS, builder=builder, network=network)
 
 
 # --- 02.2: what makes the engine cache rebuild ------------------------------------------------------------------------

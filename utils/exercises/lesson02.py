@@ -1,6 +1,7 @@
-"""Checks for the exercises of 02_build_engine: an optimization profile, what rebuilds an engine, FP16 flag or model.
+"""Checks for the exercises of 02_build_engine: two optimization profiles, what rebuilds an engine, FP16 flag or model.
 
-None needs a GPU or TensorRT. The profile is checked against the batch sizes the notebook gives; what rebuilds an
+The two profiles are checked against the batch sizes the notebook gives, then built into an engine by the
+installed TensorRT (TensorRT-RTX builds without a GPU). The others need neither a GPU nor TensorRT: what rebuilds an
 engine is decided by building the two `BuildRequest`s of each change with `utils.tensorrt.build.build_request`
 (with a stand-in TensorRT) and comparing them, as the engine cache does; FP16's route is
 `utils.tensorrt.api.TensorRT.strongly_typed_only` for each version.
@@ -18,43 +19,76 @@ from typing import Any
 from utils.exercises.registry import NotYetRight, exercise
 
 
-def _profile(answer: Any) -> tuple[int, int, int]:
-    from utils.errors import WorkbookError
-    from utils.tensorrt.build import check_batch, parse_batch
-
-    try:
-        if isinstance(answer, str):
-            return parse_batch(answer)
-        if not isinstance(answer, (tuple, list)) or len(answer) != 3 or \
-                not all(isinstance(v, int) and not isinstance(v, bool) for v in answer):
-            raise NotYetRight(f"write the profile as (MIN, OPT, MAX), three whole numbers; got {answer!r}")
-        return check_batch(tuple(answer))
-    except WorkbookError as error:
-        raise NotYetRight(f"{error}; hint: the smallest batch first, the largest last") from None
-
-
-@exercise("02.1")
-def optimization_profile(answer: Any, *, requests: list[int]) -> str:
-    """The tightest (MIN, OPT, MAX) that accepts every request, with OPT the most frequent batch size."""
-    low, opt, high = _profile(answer)
+def _judge_profile(low: int, opt: int, high: int, requests: list[int], which: str) -> None:
+    """The tightest (MIN, OPT, MAX) that accepts every request of `requests`, with OPT the most frequent batch size."""
     counts = Counter(requests)
     most_frequent, times = counts.most_common(1)[0]
     above = sorted(b for b in counts if b > high)
     if above:
-        raise NotYetRight(f"a request of batch {above[-1]} would be refused: it is above MAX={high}; hint: MAX must be "
-                          "the largest batch the service sends")
+        raise NotYetRight(f"{which}: a request of batch {above[-1]} would be refused: it is above MAX={high}; hint: MAX "
+                          "must be the largest batch of these requests")
     below = sorted(b for b in counts if b < low)
     if below:
-        raise NotYetRight(f"a request of batch {below[0]} would be refused: it is below MIN={low}; hint: MIN must be "
-                          "the smallest batch the service sends")
+        raise NotYetRight(f"{which}: a request of batch {below[0]} would be refused: it is below MIN={low}; hint: MIN "
+                          "must be the smallest batch of these requests")
     if high > max(requests) or low < min(requests):
-        raise NotYetRight(f"every request fits, but ({low}, {opt}, {high}) is wider than needed: the runner sizes its "
-                          f"buffers for MAX and TensorRT must serve the whole range; hint: no request is below "
+        raise NotYetRight(f"{which}: every request fits, but ({low}, {opt}, {high}) is wider than needed: the runner "
+                          f"sizes its buffers for MAX and TensorRT must serve the whole range; hint: no request is below "
                           f"{min(requests)} or above {max(requests)}")
     if opt != most_frequent:
-        raise NotYetRight(f"TensorRT tunes its kernels for OPT; batch {opt} comes {counts[opt]} time(s), batch "
+        raise NotYetRight(f"{which}: TensorRT tunes its kernels for OPT; batch {opt} comes {counts[opt]} time(s), batch "
                           f"{most_frequent} {times} times out of {len(requests)}; hint: collections.Counter")
-    return f"python -m utils build ... --batch {low},{opt},{high}"
+
+
+def _profile_batches(profile: Any, index: int, input_name: str, image_shape: tuple[int, ...]) -> tuple[int, int, int]:
+    if not hasattr(profile, "get_shape"):
+        raise NotYetRight(f"profiles[{index}] is a {type(profile).__name__}, not an optimization profile; hint: "
+                          "builder.create_optimization_profile()")
+    shapes = [tuple(int(d) for d in shape) for shape in profile.get_shape(input_name)]
+    if len(shapes) != 3 or not all(shapes):
+        raise NotYetRight(f"profiles[{index}] has no shapes for input {input_name!r}; hint: "
+                          f"profile.set_shape({input_name!r}, min_shape, opt_shape, max_shape)")
+    if any(shape[1:] != image_shape for shape in shapes):
+        raise NotYetRight(f"profiles[{index}] gives {input_name!r} the shapes {shapes}: only the batch may vary, each "
+                          f"image stays {image_shape}; hint: [batch, *{image_shape}]")
+    low, opt, high = (shape[0] for shape in shapes)
+    return low, opt, high
+
+
+@exercise("02.1")
+def two_profiles(answer: Any, *, requests: dict[str, list[int]], builder: Any, network: Any) -> str:
+    """Two optimization profiles for one engine, interactive then bulk, each the tightest around its requests with OPT
+    the most frequent batch; the check adds them to a builder config and builds the engine with TensorRT."""
+    from utils.tensorrt.api import load_tensorrt
+    from utils.tensorrt.build import set_ahead_of_time_targets
+    from utils.tensorrt.logger import shared_logger
+
+    if not isinstance(answer, (list, tuple)) or len(answer) != 2:
+        raise NotYetRight("give `profiles` as a list of two optimization profiles, the interactive one first; "
+                          "hint: builder.create_optimization_profile() twice")
+    graph_input = network.get_input(0)
+    image_shape = tuple(int(d) for d in graph_input.shape)[1:]
+    ranges = []
+    for index, (kind, profile) in enumerate(zip(requests, answer)):
+        low, opt, high = _profile_batches(profile, index, graph_input.name, image_shape)
+        _judge_profile(low, opt, high, requests[kind], f"profile {index} ({kind})")
+        ranges.append((low, high))
+    trt = load_tensorrt()
+    config = builder.create_builder_config()
+    indices = [config.add_optimization_profile(profile) for profile in answer]
+    if indices != [0, 1]:
+        raise NotYetRight(f"TensorRT numbered the profiles {indices} when they were added (0 and 1 expected, -1 is a "
+                          "refusal); hint: give each profile all three shapes")
+    set_ahead_of_time_targets(trt, config)
+    logger = shared_logger(trt)
+    with logger.capture() as capture:
+        plan = builder.build_serialized_network(network, config)
+    if plan is None:
+        raise NotYetRight(f"TensorRT refused to build with these profiles: {capture.summary()}")
+    gap = (ranges[0][1] + 1, ranges[1][0] - 1)
+    return (f"{trt.display_name} built one engine with both profiles ({plan.nbytes / 2**20:.1f} MiB). At run time the "
+            f"context picks one (context.set_optimization_profile_async(1, stream) for bulk) and only its range is "
+            f"accepted: a batch from {gap[0]} to {gap[1]} fits neither, the price of two tight profiles")
 
 
 @dataclass(frozen=True)
