@@ -161,3 +161,42 @@ def test_04_3_a_tensor_of_zeros_has_no_magnitude(layers):
     reference = {**reference, "quiet": np.zeros(4, np.float32)}
     with pytest.raises(NotYetRight, match="'quiet' is all zeros in the FP32 run"):
         check("04.3", "quiet", stats=stats, reference=reference)
+
+
+# --- 04.4: reading what `polygraphy run` printed ----------------------------------------------------------------------
+
+@pytest.fixture
+def saved_runs(tmp_path):
+    """The two files of the exercise, in Polygraphy's --save-outputs format: the FP16 run and the FP32 outputs it loaded."""
+    from utils.compare import results_from_arrays, save_results
+
+    fp32 = np.array([[4.0, -2.0, 0.01, 1.0]], np.float32)
+    fp16 = np.array([[4.004, -2.002, 0.0105, 1.003]], np.float32)
+    ran = save_results(results_from_arrays([{"logits": fp16}], "onnxrt-runner"), tmp_path / "fp16_cli.json")
+    loaded = save_results(results_from_arrays([{"logits": fp32}], "onnxrt-fp32"), tmp_path / "fp32.json")
+    absdiff, reldiff = _polygraphy(fp16, fp32)  # the loaded outputs are compared second: they are the target
+    return ran, loaded, float(absdiff.max()), float(reldiff.max())
+
+
+def test_04_4_accepts_the_printed_minimum_and_atol(saved_runs, capsys):
+    ran, loaded, abs_needed, rel_needed = saved_runs
+    assert abs_needed == pytest.approx(0.004, rel=1e-3) and rel_needed == pytest.approx(0.05, rel=1e-3)
+    check("04.4", {"abs": round(abs_needed, 5), "rel": round(rel_needed, 4), "raise": "atol"},
+          polygraphy_outputs=ran, reference_outputs=loaded)
+    assert "rtol alone would have to be 0.05, set by one logit of 0.01 next to zero" in capsys.readouterr().out
+
+
+def test_04_4_mistakes(saved_runs):
+    ran, loaded, abs_needed, rel_needed = saved_runs
+    context = {"polygraphy_outputs": ran, "reference_outputs": loaded}
+    with pytest.raises(NotYetRight, match=re.escape("rel=0.001 is not what Polygraphy printed for 'logits'")):
+        check("04.4", {"abs": abs_needed, "rel": 1e-3, "raise": "atol"}, **context)
+    with pytest.raises(NotYetRight, match="abs=0.05 is not what Polygraphy printed"):  # the two swapped
+        check("04.4", {"abs": rel_needed, "rel": abs_needed, "raise": "atol"}, **context)
+    with pytest.raises(NotYetRight, match="an rtol of 0.05 would let any logit be off by 5% of its value: the largest "
+                                          "relative difference sits where the FP32 logit is 0.01"):
+        check("04.4", {"abs": abs_needed, "rel": rel_needed, "raise": "rtol"}, **context)
+    with pytest.raises(NotYetRight, match=re.escape('give a dict {"abs": number, "rel": number, "raise": "atol" or "rtol"}')):
+        check("04.4", (abs_needed, rel_needed), **context)
+    with pytest.raises(NotYetRight, match='answer "atol" or "rtol"'):
+        check("04.4", {"abs": abs_needed, "rel": rel_needed, "raise": "both"}, **context)

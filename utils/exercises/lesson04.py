@@ -1,5 +1,5 @@
-"""Checks for the exercises of 04_compare_onnx_trt: the smallest atol for a given rtol, rtol alone next to zeros, and
-the tensor whose error is largest for its own magnitude.
+"""Checks for the exercises of 04_compare_onnx_trt: the smallest atol for a given rtol, rtol alone next to zeros, the
+tensor whose error is largest for its own magnitude, and reading what `polygraphy run` printed.
 
 Each check recomputes the expected answer from the notebook's own FP32 and FP16 outputs with Polygraphy's rule
 (`utils.compare.differences`: an element fails only if |diff| > atol and |diff| / |target| > rtol, zeros of the
@@ -144,3 +144,37 @@ def error_for_its_magnitude(answer: Any, *, stats: Sequence[OutputStats], refere
     raise NotYetRight(f"{answer!r}: its largest error is {ratios[answer]:.1%} of its largest value, rank "
                       f"{ranked.index(answer) + 1} of {len(ranked)}; hint: max over every tensor of "
                       "max_abs / max |FP32 value|")
+
+
+@exercise("04.4")
+def polygraphy_reading(answer: Any, *, polygraphy_outputs: str, reference_outputs: str, output: str = "logits") -> str:
+    """`{"abs": ..., "rel": ..., "raise": "atol" or "rtol"}`: the Minimum Required Tolerance `polygraphy run` printed
+    for `output` (recomputed from the outputs it saved and the ones it loaded, which it compares second), and which of
+    the two tolerances to raise for logits."""
+    import numpy as np
+
+    from utils.compare import first_iteration, load_results
+
+    if not isinstance(answer, Mapping) or set(answer) != {"abs", "rel", "raise"}:
+        raise NotYetRight('give a dict {"abs": number, "rel": number, "raise": "atol" or "rtol"}')
+    _, ran = first_iteration(load_results(polygraphy_outputs))
+    _, loaded = first_iteration(load_results(reference_outputs))
+    absdiff, reldiff = _differences(np.asarray(ran[output]), np.asarray(loaded[output]))  # loaded outputs come second
+    required = {"abs": float(absdiff.max()), "rel": float(reldiff.max())}
+    for key, word in (("abs", "absolute"), ("rel", "relative")):
+        said = as_number(answer[key], f"the {word} tolerance Polygraphy printed")
+        if not math.isclose(said, required[key], rel_tol=0.01):
+            raise NotYetRight(f"{key}={said:.5g} is not what Polygraphy printed for {output!r}; hint: the line "
+                              f"'Minimum Required Tolerance: elemwise error | [abs=...] OR [rel=...]' under {output!r}")
+    if answer["raise"] not in ("atol", "rtol"):
+        raise NotYetRight(f'answer "atol" or "rtol" for "raise", not {answer["raise"]!r}')
+    worst = int(reldiff.argmax())
+    target_there = float(np.asarray(loaded[output]).ravel()[worst])
+    if answer["raise"] == "rtol":
+        raise NotYetRight(f"an rtol of {required['rel']:.3g} would let any logit be off by {required['rel']:.0%} of its "
+                          f"value: the largest relative difference sits where the FP32 logit is {target_there:.2g}, next to "
+                          "zero, where any difference is large relative to it; hint: logits near zero make relative "
+                          "tolerances meaningless, absolute ones are not")
+    return (f"atol {required['abs']:.3g} lets FP16's logits pass whatever rtol is (an element fails only when it "
+            f"exceeds both); rtol alone would have to be {required['rel']:.3g}, set by one logit of {target_there:.2g} "
+            "next to zero")
