@@ -1,8 +1,9 @@
 """utils.exercises.lesson03: each check accepts the right answer and names each anticipated mistake.
 
-03.1 gets planted logits, so the right ranking is known without ranking anything: row 2 (the astronaut) has its five
-largest logits at classes 10 to 14, its five smallest at 200 to 204, and five classes (60 to 64) that no other photo
-likes, which rank first if the softmax is taken across photos instead of across classes."""
+03.1 gets planted logits whose answer is known by construction: the rocket's two best classes are a hair apart
+(logits 6.0 and 5.999), the astronaut's top class is the least probable of all four photos (one logit of 3 among
+zeros) but well ahead of its second, the coffee is confident. 03.4 gets the reference logits and answers made from
+them."""
 
 from __future__ import annotations
 
@@ -11,65 +12,39 @@ import re
 import numpy as np
 import pytest
 
-from utils.classify import top_k
 from utils.exercises import NotYetRight, check
-from utils.labels import class_name
 
 PHOTOS = ["chelsea", "coffee", "astronaut", "rocket"]
-TOP = [10, 11, 12, 13, 14]
-OTHER_ROW_TOP = [100, 101, 102, 103, 104]
-LEAST = [200, 201, 202, 203, 204]
-ACROSS_PHOTOS = [60, 61, 62, 63, 64]
-
-
-def _names(ids):
-    return [class_name(i) for i in ids]
 
 
 @pytest.fixture(scope="module")
 def logits():
     planted = np.zeros((4, 1000), dtype=np.float32)
-    planted[2, TOP] = [9, 8, 7, 6, 5]
-    planted[2, LEAST] = [-9, -8, -7, -6, -5]
-    planted[2, ACROSS_PHOTOS] = [4.5, 4.4, 4.3, 4.2, 4.1]
-    for row in (0, 1, 3):
-        planted[row, ACROSS_PHOTOS] = -10
-    planted[0, OTHER_ROW_TOP] = [9, 8, 7, 6, 5]
+    planted[0, [281, 282]] = [8.0, 7.0]  # chelsea: tabby well ahead
+    planted[1, [967, 968]] = [12.0, 2.0]  # coffee: confident
+    planted[2, 610] = 3.0  # astronaut: the least confident top class, yet far from a tie
+    planted[3, [657, 744]] = [6.0, 5.999]  # rocket: a near tie
     return planted
 
 
-# --- 03.1: the astronaut's top five ------------------------------------------------------------------------------------
+# --- 03.1: the answer closest to a tie --------------------------------------------------------------------------------
 
 
-def test_03_1_accepts_the_five_most_probable_names_in_order(logits, capsys):
-    check("03.1", _names(TOP), logits=logits, photo_names=PHOTOS)
-    check("03.1", tuple(_names(TOP)), logits=logits, photo_names=PHOTOS)
-    assert capsys.readouterr().out.count(f"✓ 03.1 correct: {class_name(TOP[0])!r} first") == 2
-    # The check finds the astronaut by name: here it is row 0, whose top five are 100 to 104.
-    check("03.1", _names(OTHER_ROW_TOP), logits=logits, photo_names=["astronaut", "coffee", "chelsea", "rocket"])
+def test_03_1_accepts_the_photo_whose_two_best_are_closest(logits, capsys):
+    check("03.1", "rocket", logits=logits, photo_names=PHOTOS)
+    out = capsys.readouterr().out
+    assert "✓ 03.1 correct: rocket:" in out and "0.0% apart" in out and "only where FP32 is confident" in out
 
 
-@pytest.mark.parametrize("make, message", [
-    (lambda: class_name(TOP[0]), "give a list of five class names, not a str"),
-    (lambda: TOP, "these are class ids; give the names"),
-    (lambda: [np.int64(i) for i in TOP], "these are class ids"),
-    (lambda: None, "no answer yet"),
-    (lambda: [1.5, "x"], "give the class names as strings"),
-    (lambda: _names(TOP[:3]), "give exactly 5 names, most probable first; you gave 3"),
-    (lambda: _names(reversed(TOP)), "the right five classes in the wrong order: most probable first"),
-    (lambda: _names(OTHER_ROW_TOP), "these are the top five of 'chelsea' (row 0); the astronaut is row 2"),
-    (lambda: _names(LEAST), "these are the five LEAST probable classes"),
-    (lambda: _names(ACROSS_PHOTOS), "the softmax ran across the photos (axis 0)"),
-    (lambda: _names(TOP[:4] + [500]), f"{class_name(500)!r} is not among the astronaut's five most probable classes"),
+@pytest.mark.parametrize("answer, message", [
+    ("astronaut", "It has the least confident top class, but confidence is not the question"),
+    ("coffee", "another photo's two best are closer. hint: classify.top_k(logits, k=2)"),
+    ("moon", "'moon' is not one of the photos"),
+    (3, "give the photo's name as a str"),
 ])
-def test_03_1_mistakes(logits, make, message):
+def test_03_1_mistakes(logits, answer, message):
     with pytest.raises(NotYetRight, match=re.escape(message)):
-        check("03.1", make(), logits=logits, photo_names=PHOTOS)
-
-
-def test_03_1_names_prediction_objects(logits):
-    with pytest.raises(NotYetRight, match=re.escape("these are Prediction objects; give their names")):
-        check("03.1", top_k(logits[2:3], k=5)[0], logits=logits, photo_names=PHOTOS)
+        check("03.1", answer, logits=logits, photo_names=PHOTOS)
 
 
 # --- 03.2: the input buffer's bytes ------------------------------------------------------------------------------------
@@ -131,3 +106,31 @@ def test_03_3_accepts_the_fewest_batches_inside_the_profile(capsys):
 def test_03_3_mistakes(answer, n_images, profile, message):
     with pytest.raises(NotYetRight, match=re.escape(message)):
         check("03.3", answer, n_images=n_images, profile=profile)
+
+
+# --- 03.4: many images through one engine -----------------------------------------------------------------------------
+
+@pytest.fixture
+def fifty(logits):
+    return np.concatenate([logits] * 13)[:50]
+
+
+def test_03_4_accepts_every_image_in_the_fewest_calls(fifty, capsys):
+    check("03.4", {"logits": fifty + np.float32(1e-4), "calls": 2}, reference=fifty, profile=(1, 8, 32))
+    assert "50 images in 2 calls" in capsys.readouterr().out
+
+
+def test_03_4_mistakes(fifty):
+    context = {"reference": fifty, "profile": (1, 8, 32)}
+    with pytest.raises(NotYetRight, match=re.escape("logits of shape (32, 1000), expected (50, 1000)")):
+        check("03.4", {"logits": fifty[:32], "calls": 1}, **context)
+    stale = fifty.copy()
+    stale[32:] = fifty[1:19]  # the second call read rows of the first call shifted by one
+    with pytest.raises(NotYetRight, match="image 32 gets class"):
+        check("03.4", {"logits": stale, "calls": 2}, **context)
+    with pytest.raises(NotYetRight, match="differ from ONNX Runtime's by up to 0.5"):
+        check("03.4", {"logits": fifty + np.float32(0.5) * (np.arange(1000) == 0), "calls": 2}, **context)
+    with pytest.raises(NotYetRight, match="50 calls; the profile takes up to 32 images a call, so 2 are enough"):
+        check("03.4", {"logits": fifty, "calls": 50}, **context)
+    with pytest.raises(NotYetRight, match="give a dict"):
+        check("03.4", fifty, **context)
