@@ -100,3 +100,13 @@ def test_no_rows_is_a_user_error() -> None:
     for plot in plots.PLOTS.values():
         with pytest.raises(WorkbookError, match="no benchmark rows"):
             plot([])
+
+
+def test_every_throughput_line_has_its_own_colour_beyond_ten_lines():
+    """A GPU sweep draws a dozen lines; matplotlib's default cycle repeats its colours after ten."""
+    base = _rows()[0]
+    rows = [replace(base, backend="pytorch-cuda-graphs", device="cuda", options=f"option{i}", batch=n)
+            for i in range(12) for n in (1, 8)]
+    (ax,) = plots.plot_throughput(rows).get_axes()
+    colours = [str(line.get_color()) for line in ax.get_lines()]
+    assert len(colours) == 12 and len(set(colours)) == 12

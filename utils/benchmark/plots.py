@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from utils.benchmark.harness import PERCENTILES
 from utils.benchmark.results import (
@@ -73,6 +73,14 @@ def plot_latency_percentiles(rows: Sequence[BenchmarkRow]) -> Figure:
     return figure
 
 
+def _distinct_colours(count: int) -> list[Any]:
+    """One colour per line: matplotlib's default cycle repeats after 10, and a GPU sweep draws more lines than that."""
+    from matplotlib import colormaps
+
+    palette = colormaps["tab10" if count <= 10 else "tab20"]
+    return [palette(index % palette.N) for index in range(count)]
+
+
 def plot_throughput(rows: Sequence[BenchmarkRow]) -> Figure:
     """Throughput (images/s) against batch size for every configuration (and scope), batch on a log2 axis, CPU
     dashed; for GPU rows, the physical limit of each precision (batch / roofline bound, device scope) dotted."""
@@ -82,11 +90,13 @@ def plot_throughput(rows: Sequence[BenchmarkRow]) -> Figure:
     _require_rows(rows)
     figure = Figure(figsize=(9, 5.2), layout="constrained")
     ax = figure.subplots()
-    for config, scope in _series(rows):
+    series = _series(rows)
+    colours = _distinct_colours(len(series))
+    for (config, scope), colour in zip(series, colours):
         mine = sorted((r for r in rows if r.configuration == config and r.scope == scope), key=lambda r: r.batch)
         style = "--" if mine[0].device == "cpu" else ("-" if scope == "host" else "-.")
         ax.plot([r.batch for r in mine], [r.throughput_ips for r in mine], marker="o", ls=style, lw=1.2, ms=3,
-                label=_name(config, scope))
+                color=colour, label=_name(config, scope))
     for precision in sorted({r.precision for r in rows if r.bound_ms and r.scope == "device"}):
         limit = {r.batch: r.bound_ms for r in rows if r.bound_ms and r.scope == "device" and r.precision == precision
                  and "tf32" not in r.options.split("+")}
