@@ -35,7 +35,7 @@ def test_make_row_takes_device_and_timer_from_the_runtime_and_statistics_from_th
                               stage_samples_ms={"h2d": [1.0, 3.0], "compute": [5.0, 7.0], "d2h": [0.5, 0.5]})
     row = results.make_row(MODEL, "tensorrt", "fp16", 8, measurement, host_peak_bytes=3 * 2**20,
                            device_peak_bytes=2**30)
-    assert (row.backend, row.precision, row.device, row.timer) == ("tensorrt", "fp16", "cuda", "cuda-events (pycuda)")
+    assert (row.backend, row.precision, row.device, row.timer) == ("tensorrt", "fp16", "cuda", "cuda-events (pycuda or cuda-python)")
     assert (row.batch, row.warmup, row.iterations) == (8, 4, 4)
     assert row.mean_ms == pytest.approx(40.0) and row.p50_ms == pytest.approx(25.0)
     assert row.throughput_ips == pytest.approx(8 / 0.040)

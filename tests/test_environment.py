@@ -31,3 +31,14 @@ def test_the_teaching_guide_names_the_compute_capabilities_tensorrt_rtx_runs_on(
     listed = re.search(r"TensorRT-RTX engines run only on the compute capabilities its own error message lists, ([\d., ]+)", guide)
     assert listed, "docs/teaching.md no longer says which GPUs run TensorRT-RTX engines"
     assert tuple(re.findall(r"\d+\.\d+", listed.group(1))) == environment.RTX_RUNNABLE_COMPUTE_CAPABILITIES
+
+
+def test_engines_run_with_either_cuda_binding(monkeypatch):
+    """cuda-python alone is enough to run engines (no CUDA toolkit to build pycuda); neither is a one-line reason."""
+    monkeypatch.setattr(environment, "engine_load_unavailable", lambda: None)
+    monkeypatch.setattr("utils.tensorrt.cuda_binding.installed_bindings", lambda: ["cuda-python"])
+    monkeypatch.delenv("WORKBOOK_CUDA_BINDING", raising=False)
+    assert environment.engine_execution_unavailable() is None
+    monkeypatch.setattr("utils.tensorrt.cuda_binding.installed_bindings", lambda: [])
+    reason = environment.engine_execution_unavailable()
+    assert reason.startswith("neither CUDA binding is installed") and "\n" not in reason

@@ -42,5 +42,18 @@ def test_the_capabilities_are_the_environment_checks(monkeypatch):
 
     monkeypatch.setattr(environment, "engine_execution_unavailable", lambda: "no GPU here")
     assert notebook.missing("tensorrt-run") == "no GPU here"
-    with pytest.raises(WorkbookError, match="unknown capability 'cuda'; use one of: gpu, tensorrt-build, tensorrt-run"):
+    with pytest.raises(WorkbookError, match="unknown capability 'cuda'; use one of: gpu, tensorrt-build, tensorrt-run, tensorrt-run-pycuda, tensorrt-run-cuda-python"):
         notebook.missing("cuda")
+
+
+def test_cells_that_call_one_cuda_binding_need_that_binding(monkeypatch):
+    """03's call-by-call cells use pycuda or cuda-python themselves; engines may run here with the other one only."""
+    from utils import environment
+
+    monkeypatch.setattr(environment, "engine_execution_unavailable", lambda: None)
+    monkeypatch.delenv("WORKBOOK_CUDA_BINDING", raising=False)
+    monkeypatch.setattr("utils.tensorrt.cuda_binding.installed_bindings", lambda: ["cuda-python"])
+    assert notebook.missing("tensorrt-run-cuda-python") is None
+    assert notebook.missing("tensorrt-run-pycuda").startswith("the CUDA binding pycuda is not installed")
+    monkeypatch.setattr(environment, "engine_execution_unavailable", lambda: "no GPU here")
+    assert notebook.missing("tensorrt-run-cuda-python") == "no GPU here"

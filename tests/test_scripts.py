@@ -63,8 +63,8 @@ class FakeDeviceTensor:
 
     queued: list = []
 
-    def __init__(self, name, max_shape, dtype):
-        self.name, self.max_shape, self.dtype = name, tuple(max_shape), np.dtype(dtype)
+    def __init__(self, name, max_shape, dtype, binding=None):
+        self.name, self.max_shape, self.dtype, self.binding = name, tuple(max_shape), np.dtype(dtype), binding
         self.host = np.zeros(self.max_shape, self.dtype)
         self.freed = False
 
@@ -72,43 +72,70 @@ class FakeDeviceTensor:
         return self.host.reshape(shape)
 
     def upload(self, array, stream):
-        FakeDeviceTensor.queued.append((self.name, "upload", "host_view" if array.base is self.host or array is self.host else "numpy", stream))
+        FakeDeviceTensor.queued.append((self.binding, self.name, "upload", "host_view" if array.base is self.host or array is self.host else "numpy", stream.binding))
 
     def download(self, shape, stream):
-        FakeDeviceTensor.queued.append((self.name, "download", tuple(shape), stream))
+        FakeDeviceTensor.queued.append((self.binding, self.name, "download", tuple(shape), stream.binding))
         return self.host.reshape(shape)
 
     def free(self):
         self.freed = True
 
 
-def test_copy_bandwidth_times_the_runner_buffers_against_plain_copies(gpu_checks, monkeypatch):
+class FakeStream:
+    def __init__(self, binding):
+        self.binding, self.closed = binding, False
+
+    def close(self):
+        self.closed = True
+
+
+def test_copy_bandwidth_times_the_runner_buffers_against_plain_copies_of_each_binding(gpu_checks, monkeypatch):
     from utils.tensorrt import cuda_memory
 
     FakeDeviceTensor.queued = []
+    streams = []
+
+    def new_stream(binding):
+        streams.append(FakeStream(binding))
+        return streams[-1]
+
     monkeypatch.setattr(cuda_memory, "DeviceTensor", FakeDeviceTensor)
-    monkeypatch.setattr(cuda_memory, "new_stream", lambda: "the-stream")
-    runner_seconds = iter([0.004, 0.008, 0.002] * 2)
+    monkeypatch.setattr(cuda_memory, "new_stream", new_stream)
+    runner_seconds = iter(([0.004, 0.008, 0.002] + [0.005, 0.009, 0.003]) * 4)  # two rounds: the first is faster
 
     def median_event_seconds(queue, stream, repeats):
-        assert stream == "the-stream" and repeats == 5
+        assert repeats == 5
         queue()
         return next(runner_seconds)
 
     monkeypatch.setattr(cuda_memory, "median_event_seconds", median_event_seconds)
-    monkeypatch.setattr(cuda_memory, "plain_copy_seconds", lambda nbytes, direction, repeats: 0.002)
-    rows = gpu_checks.runner_copy_bandwidth([1, 2], repeats=5)
+    plain = {"pycuda": iter([0.003, 0.003, 0.002, 0.002] * 2), "cuda-python": iter([0.0025] * 8)}  # the second is faster
+    monkeypatch.setattr(cuda_memory, "plain_copy_seconds", lambda nbytes, direction, repeats, binding: next(plain[binding]))
+    rows = gpu_checks.runner_copy_bandwidth([1, 2], repeats=5, bindings=["pycuda", "cuda-python"], rounds=2)
 
-    assert [tuple(row) for row in rows] == [gpu_checks.COPY_COLUMNS] * 6
+    assert [tuple(row) for row in rows] == [gpu_checks.COPY_COLUMNS] * 16
     nbytes = 3 * 224 * 224 * 4
-    assert [(r["direction"], r["batch"], r["bytes"], r["ratio"]) for r in rows] == [
-        ("htod", 1, nbytes, 0.5), ("htod", 1, nbytes, 0.25), ("dtoh", 1, nbytes, 1.0),
-        ("htod", 2, 2 * nbytes, 0.5), ("htod", 2, 2 * nbytes, 0.25), ("dtoh", 2, 2 * nbytes, 1.0)]
+    per_binding = [("htod", 1, nbytes), ("htod", 1, nbytes), ("dtoh", 1, nbytes),
+                   ("htod", 2, 2 * nbytes), ("htod", 2, 2 * nbytes), ("dtoh", 2, 2 * nbytes)]
+    assert [(r["binding"], r["direction"], r["batch"], r["bytes"]) for r in rows[:12]] == [
+        (binding, *row) for binding in ("pycuda", "cuda-python") for row in per_binding]
+    assert [r["ratio"] for r in rows[:12]] == [0.5, 0.25, 1.0] * 2 + [0.625, 0.312, 1.25] * 2
     assert rows[0]["runner_gbps"] == round(nbytes / 0.004 / 1e9, 2) and rows[0]["plain_gbps"] == round(nbytes / 0.002 / 1e9, 2)
-    # First the batch already in pinned memory, then a numpy array that needs staging, then the download.
-    assert FakeDeviceTensor.queued[:3] == [("input", "upload", "host_view", "the-stream"),
-                                           ("input", "upload", "numpy", "the-stream"),
-                                           ("output", "download", (1, 3, 224, 224), "the-stream")]
+    # Then each binding's plain copies against the other's: cuda-python's take 0.0025 s to pycuda's 0.002 s.
+    assert [(r["binding"], r["direction"], r["batch"], r["what"], r["ratio"]) for r in rows[12:]] == [
+        ("cuda-python vs pycuda", direction, batch, gpu_checks.BETWEEN_BINDINGS, 0.8)
+        for batch in (1, 2) for direction in ("htod", "dtoh")]
+    # First the batch already in pinned memory, then a numpy array that needs staging, then the download; twice.
+    assert FakeDeviceTensor.queued[:3] == [("pycuda", "input", "upload", "host_view", "pycuda"),
+                                           ("pycuda", "input", "upload", "numpy", "pycuda"),
+                                           ("pycuda", "output", "download", (1, 3, 224, 224), "pycuda")]
+    assert FakeDeviceTensor.queued[3:6] == FakeDeviceTensor.queued[:3]
+    assert FakeDeviceTensor.queued[12][0] == FakeDeviceTensor.queued[12][-1] == "cuda-python"
+    assert [(stream.binding, stream.closed) for stream in streams] == [("pycuda", True), ("cuda-python", True)]
+    # The target holds for the runner's copies without staging: here only the downloads (ratios 1.0 and 1.25) make it.
+    shortfalls = gpu_checks.copy_shortfalls(rows)
+    assert len(shortfalls) == 2 + 2 and all(gpu_checks.NO_STAGING in line for line in shortfalls)
 
 
 def _fake_gpu(monkeypatch, unavailable=None):
@@ -136,7 +163,7 @@ def test_reference_sweep_includes_onnxruntime_cuda(gpu_checks, monkeypatch, tmp_
     assert gpu_checks.main([str(tmp_path / "out"), "--models", "efficientnet_lite0", "--batches", "1,4", "--iterations", "7"]) == 0
     assert sweeps == [("efficientnet_lite0", ["pytorch-cuda", "pytorch-cuda-graphs", "onnxruntime-cuda"], [1, 4], 7)]
     copies = (tmp_path / "out" / "copy_bandwidth.csv").read_text().splitlines()
-    assert copies[0] == "direction,batch,bytes,what,runner_gbps,plain_gbps,ratio" and len(copies) == 1 + 4
+    assert copies[0] == "binding,direction,batch,bytes,what,runner_gbps,plain_gbps,ratio" and len(copies) == 1 + 4
     assert (tmp_path / "out" / "reference_gpu.csv").read_text().startswith(",".join(utils.benchmark.CSV_COLUMNS))
 
 

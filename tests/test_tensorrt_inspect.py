@@ -128,19 +128,19 @@ def test_not_an_inspector_document_is_a_one_line_error(text):
     assert "\n" not in str(info.value)
 
 
-def test_inspect_needs_the_engine_loaded_but_not_pycuda(monkeypatch):
+def test_inspect_needs_the_engine_loaded_but_no_cuda_binding(monkeypatch):
     from utils import environment
     from utils.gpu import GpuInfo
 
     monkeypatch.setattr("utils.gpu.current_gpu", lambda: GpuInfo("NVIDIA L4", "8.9", 22.0))
-    monkeypatch.setattr(environment, "pycuda_installed", lambda: False)
+    monkeypatch.setattr("utils.tensorrt.cuda_binding.installed_bindings", lambda: [])  # neither pycuda nor cuda-python
     from utils.tensorrt.api import tensorrt_or_none
 
     if tensorrt_or_none() is None:
         assert environment.engine_load_unavailable().startswith("no TensorRT is installed")
         return
     assert environment.engine_load_unavailable() is None  # the inspector can load it
-    assert environment.engine_execution_unavailable() == "pycuda is not installed (pip install -r requirements-gpu.txt)"
+    assert environment.engine_execution_unavailable().startswith("neither CUDA binding is installed: pip install cuda-python")
 
 
 # --- the engine report ---------------------------------------------------------------------------------------------

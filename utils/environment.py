@@ -30,10 +30,6 @@ def imported_version(module_name: str) -> str | None:
     return str(getattr(module, "__version__", "")) or None
 
 
-def pycuda_installed() -> bool:
-    return importlib.util.find_spec("pycuda") is not None
-
-
 def gpu_unavailable() -> str | None:
     """Why no CUDA GPU can be used here, or None."""
     from utils.gpu import current_gpu
@@ -84,11 +80,10 @@ def engine_load_unavailable() -> str | None:
 
 
 def engine_execution_unavailable() -> str | None:
-    """Why TensorRT engines cannot run here (loaded, with pycuda buffers), or None if they can."""
-    reason = engine_load_unavailable()
-    if reason is None and not pycuda_installed():
-        return "pycuda is not installed (pip install -r requirements-gpu.txt)"
-    return reason
+    """Why TensorRT engines cannot run here (loaded, with pycuda or cuda-python buffers), or None if they can."""
+    from utils.tensorrt.cuda_binding import cuda_binding_unavailable
+
+    return engine_load_unavailable() or cuda_binding_unavailable()
 
 
 @dataclass(frozen=True)
@@ -161,4 +156,5 @@ def describe() -> dict[str, str]:
         "gpu": f"{gpu.name} (compute capability {gpu.compute_capability}, {gpu.memory_gib} GiB)" if gpu else "none visible",
         "tensorrt": f"{trt.display_name} (module {trt.import_name})" if trt else "not installed",
         "pycuda": package_version("pycuda") or "not installed",
+        "cuda-python": package_version("cuda-bindings") or package_version("cuda-python") or "not installed",
     }

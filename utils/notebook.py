@@ -34,11 +34,31 @@ def _tensorrt_run() -> str | None:
     return engine_execution_unavailable()
 
 
+def _binding_run(binding: str) -> Callable[[], str | None]:
+    """Engines run here and `binding` ("pycuda", "cuda-python") is installed: for cells that call it directly."""
+
+    def reason() -> str | None:
+        from utils.tensorrt.cuda_binding import binding_name
+
+        missing_run = _tensorrt_run()
+        if missing_run is not None:
+            return missing_run
+        try:
+            binding_name(binding)
+        except Exception as exc:  # a WorkbookError saying what to install
+            return str(exc)
+        return None
+
+    return reason
+
+
 # Capability -> function giving the reason it is missing (None where it is there).
 CAPABILITIES: dict[str, Callable[[], str | None]] = {
     "gpu": _gpu,
     "tensorrt-build": _tensorrt_build,
     "tensorrt-run": _tensorrt_run,
+    "tensorrt-run-pycuda": _binding_run("pycuda"),
+    "tensorrt-run-cuda-python": _binding_run("cuda-python"),
 }
 
 
@@ -71,7 +91,8 @@ def run_cell(shell: Any, cell: str) -> Any:
 
 
 def skip_unless(line: str, cell: str) -> Any:
-    """The cell magic: `%%skip_unless CAPABILITY` (one of: gpu, tensorrt-build, tensorrt-run)."""
+    """The cell magic: `%%skip_unless CAPABILITY` (one of `CAPABILITIES`: gpu, tensorrt-build, tensorrt-run, and
+    tensorrt-run-pycuda / tensorrt-run-cuda-python for cells that call that CUDA binding themselves)."""
     from IPython import get_ipython
 
     capability = line.strip()

@@ -36,7 +36,7 @@ def copy_bandwidth(model_name: str, batch: int | None = None, precision: str = "
 
     The runtime is opened and the batch bound (written into the runner's pinned input buffer); then each of its
     copies (`DeviceTensor.upload` / `download` on the runner's buffers and stream) is timed alone between two
-    pycuda events, like `plain_copy_seconds`, and the median of `repeats` is compared with `plain_copy_seconds`
+    CUDA events of the runner's binding, like `plain_copy_seconds`, and the median of `repeats` is compared with `plain_copy_seconds`
     of the same byte count. `batch` defaults to the largest the engine takes: copies of well under a megabyte
     are dominated by launch latency, not bandwidth. A one-line WorkbookError says why TensorRT cannot run here.
     """
@@ -65,8 +65,9 @@ def copy_bandwidth(model_name: str, batch: int | None = None, precision: str = "
         dtoh_bytes = sum(int(math.prod(shape)) * runner.outputs[name].dtype.itemsize
                          for name, shape in output_shapes.items())
         runner_ms = {"htod": timed(upload), "dtoh": timed(download)}
+        binding = runner.cuda_binding
     return [CopyBandwidth(direction, nbytes, runner_ms[direction],
-                          plain_copy_seconds(nbytes, direction, repeats) * 1e3)
+                          plain_copy_seconds(nbytes, direction, repeats, binding=binding) * 1e3)
             for direction, nbytes in (("htod", htod_bytes), ("dtoh", dtoh_bytes))]
 
 

@@ -1,4 +1,5 @@
-"""TensorRT: the workbook's engine for a model and precision, run by the pycuda runner (utils.tensorrt.runner)."""
+"""TensorRT: the workbook's engine for a model and precision, run by TensorRTRunner (utils.tensorrt.runner) with
+pycuda or cuda-python buffers."""
 
 from __future__ import annotations
 
@@ -36,8 +37,8 @@ class TensorRTRuntime(Runtime):
 
     name = "tensorrt"
     device = "cuda"
-    timer = "cuda-events (pycuda)"
-    description = "TensorRTRunner (pycuda buffers, execute_async_v3) on the workbook's engine"
+    timer = "cuda-events (pycuda or cuda-python)"
+    description = "TensorRTRunner (pinned and device buffers, execute_async_v3) on the workbook's engine"
     precisions = ("fp32", "fp16", "int8")  # int8: an engine built from the Q/DQ model with FP16 elsewhere
     supported_options = ("batch-profile",)
     scopes = ("host", "device")
@@ -50,14 +51,14 @@ class TensorRTRuntime(Runtime):
 
     def __init__(self, model_name: str, precision: str = "fp32", *, max_batch: int = 32,
                  engine_file: str | os.PathLike[str] | None = None, options: Sequence[str] = ()) -> None:
-        from utils.tensorrt.cuda_memory import pycuda_driver
+        from utils.tensorrt.cuda_binding import cuda_binding
 
         super().__init__(model_name, precision, max_batch=max_batch, options=options)
         if engine_file is not None and "batch-profile" in self.options:
             raise WorkbookError("give either an engine_file or the batch-profile option, not both")
         self._engine_file = engine_file
-        self._driver = pycuda_driver()
-        self._free_before = self._free_lowest = self._driver.mem_get_info()[0]
+        self._binding = cuda_binding()
+        self._free_before = self._free_lowest = self._binding.mem_get_info()[0]
         self.runner: Any = None
         self.engine_file: Any = None
         self._open(engine_file or self._engine_for(None))
@@ -121,7 +122,7 @@ class TensorRTRuntime(Runtime):
         return PycudaEventTimer(self.runner.stream, count)
 
     def device_memory_bytes(self) -> int | None:
-        self._free_lowest = min(self._free_lowest, self._driver.mem_get_info()[0])
+        self._free_lowest = min(self._free_lowest, self._binding.mem_get_info()[0])
         return int(self._free_before - self._free_lowest)
 
     def close(self) -> None:

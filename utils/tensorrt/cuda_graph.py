@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from utils.errors import WorkbookError
+from utils.tensorrt.cuda_binding import check_cuda
 
 
 def cuda_graphs_unavailable() -> str | None:
@@ -30,16 +31,6 @@ def _runtime() -> Any:
     return runtime
 
 
-def _check(result: Any, what: str) -> Any:
-    """cuda-python returns (error, value...) tuples: the value, or a WorkbookError with the CUDA error's name."""
-    runtime = _runtime()
-    error, *values = result if isinstance(result, tuple) else (result,)
-    if error != runtime.cudaError_t.cudaSuccess:
-        name = runtime.cudaGetErrorName(error)[1]
-        raise WorkbookError(f"{what} failed with {name.decode() if isinstance(name, bytes) else name}")
-    return values[0] if len(values) == 1 else tuple(values)
-
-
 class CapturedGraph:
     """`enqueue` (which queues work on `stream_handle`) captured as a CUDA graph, ready to `launch`."""
 
@@ -47,23 +38,23 @@ class CapturedGraph:
         runtime = _runtime()
         self.stream = runtime.cudaStream_t(int(stream_handle))
         enqueue()  # outside capture: TensorRT's deferred work is not recorded in the graph
-        _check(runtime.cudaStreamSynchronize(self.stream), "cudaStreamSynchronize")
-        _check(runtime.cudaStreamBeginCapture(self.stream, runtime.cudaStreamCaptureMode.cudaStreamCaptureModeGlobal),
-               "cudaStreamBeginCapture")
+        check_cuda(runtime.cudaStreamSynchronize(self.stream), "cudaStreamSynchronize")
+        check_cuda(runtime.cudaStreamBeginCapture(self.stream, runtime.cudaStreamCaptureMode.cudaStreamCaptureModeGlobal),
+                   "cudaStreamBeginCapture")
         try:
             enqueue()
         except WorkbookError as exc:
             runtime.cudaStreamEndCapture(self.stream)
             raise WorkbookError(f"the engine cannot be captured in a CUDA graph ({exc}); time it without graphs") from None
-        graph = _check(runtime.cudaStreamEndCapture(self.stream), "cudaStreamEndCapture (the engine has layers "
-                                                                    "CUDA graphs cannot capture)")
+        graph = check_cuda(runtime.cudaStreamEndCapture(self.stream), "cudaStreamEndCapture (the engine has layers "
+                                                                       "CUDA graphs cannot capture)")
         try:
-            self.exec = _check(runtime.cudaGraphInstantiate(graph, 0), "cudaGraphInstantiate")
+            self.exec = check_cuda(runtime.cudaGraphInstantiate(graph, 0), "cudaGraphInstantiate")
         finally:
             runtime.cudaGraphDestroy(graph)
 
     def launch(self) -> None:
-        _check(_runtime().cudaGraphLaunch(self.exec, self.stream), "cudaGraphLaunch")
+        check_cuda(_runtime().cudaGraphLaunch(self.exec, self.stream), "cudaGraphLaunch")
 
     def close(self) -> None:
         if getattr(self, "exec", None) is not None:

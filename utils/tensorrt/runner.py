@@ -1,15 +1,22 @@
-"""Run a TensorRT engine with pycuda buffers: the named-tensor API of TensorRT 8.6, 10.x, 11.x and TensorRT-RTX.
+"""Run a TensorRT engine: the named-tensor API of TensorRT 8.6, 10.x, 11.x and TensorRT-RTX.
 
-    with TensorRTRunner("model.engine") as runner:
+    with TensorRTRunner("model.engine") as runner:                # cuda_binding="cuda-python" to choose
         logits = runner.infer({"input": batch})["logits"]
 
 Buffers are allocated once, pinned on the host and sized from the optimization profile's maximum shapes; one
-stream carries the copies and the execution; `close()` (or leaving the `with` block) frees everything.
+stream carries the copies and the execution; `close()` (or leaving the `with` block) frees everything. The CUDA
+calls go through pycuda or cuda-python (utils.tensorrt.cuda_binding: pycuda where it is installed, unless
+`cuda_binding=` or $WORKBOOK_CUDA_BINDING says otherwise), with the same buffers and copies either way.
+
+What TensorRT's Python API reports by return value rather than by exception is checked here: a context it could
+not create (None), a tensor address or an input shape it refused (False).
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from utils.errors import WorkbookError
@@ -18,22 +25,25 @@ if TYPE_CHECKING:
     import numpy as np
 
     from utils.tensorrt.api import TensorRT
+    from utils.tensorrt.cuda_binding import CudaBinding
     from utils.tensorrt.cuda_memory import DeviceTensor
 
 PROFILE_INDEX = 0
 
 
 class TensorRTRunner:
-    """One engine, one execution context, one stream and one pinned/device buffer pair per I/O tensor."""
+    """One engine, one execution context, one stream and one pinned/device buffer pair per I/O tensor.
+
+    `cuda_binding`: "pycuda", "cuda-python", "auto" or a CudaBinding (None: $WORKBOOK_CUDA_BINDING, else "auto")."""
 
     def __init__(self, engine_path: str | os.PathLike[str] | None = None, *, engine: Any = None,
-                 tensorrt: TensorRT | None = None) -> None:
+                 tensorrt: TensorRT | None = None, cuda_binding: str | CudaBinding | None = None) -> None:
         from utils.gpu import require_gpu
-        from utils.tensorrt.api import numpy_dtype
-        from utils.tensorrt.cuda_memory import DeviceTensor, new_stream, pycuda_driver
+        from utils.tensorrt import cuda_binding as bindings
+        from utils.tensorrt.cuda_memory import DeviceTensor
 
         require_gpu("Running a TensorRT engine")
-        pycuda_driver()
+        self.cuda_binding = bindings.cuda_binding(cuda_binding)
         self.runtime = None
         if engine is None:
             if engine_path is None:
@@ -48,22 +58,13 @@ class TensorRTRunner:
             from utils.tensorrt.logger import shared_logger
 
             self._logger = shared_logger(tensorrt or load_tensorrt())
-        self.context = engine.create_execution_context()
-        self.stream = new_stream()
-        self.inputs: dict[str, DeviceTensor] = {}
-        self.outputs: dict[str, DeviceTensor] = {}
-
-        names = [engine.get_tensor_name(i) for i in range(engine.num_io_tensors)]
-        input_names = [n for n in names if _is_input(engine, n)]
-        self.profile_shapes = {n: tuple(tuple(s) for s in engine.get_tensor_profile_shape(n, PROFILE_INDEX)) for n in input_names}
-        for name in input_names:
-            self.context.set_input_shape(name, self.profile_shapes[name][2])
-        for name in names:
-            dtype = numpy_dtype(engine.get_tensor_dtype(name))
-            max_shape = tuple(self.context.get_tensor_shape(name))
-            buffer = DeviceTensor(name, max_shape, dtype)
-            (self.inputs if name in input_names else self.outputs)[name] = buffer
-            self.context.set_tensor_address(name, buffer.device_address)
+        binding = self.cuda_binding
+        bound = bind_buffers(engine, lambda name, shape, dtype: DeviceTensor(name, shape, dtype, binding))
+        self.context = bound.context
+        self.inputs: dict[str, DeviceTensor] = bound.inputs
+        self.outputs: dict[str, DeviceTensor] = bound.outputs
+        self.profile_shapes = bound.profile_shapes
+        self.stream = binding.new_stream()
 
     @property
     def batch_range(self) -> tuple[int, int]:
@@ -123,6 +124,9 @@ class TensorRTRunner:
         for buffer in [*self.inputs.values(), *self.outputs.values()]:
             buffer.free()
         self.inputs, self.outputs = {}, {}
+        if self.stream is not None:
+            self.stream.close()
+            self.stream = None  # type: ignore[assignment]
         self.context = None
         self.engine = None
         self.runtime = None
@@ -134,5 +138,52 @@ class TensorRTRunner:
         self.close()
 
 
+@dataclass
+class BoundBuffers:
+    context: Any  # the engine's IExecutionContext, every tensor's address set
+    inputs: dict[str, DeviceTensor]
+    outputs: dict[str, DeviceTensor]
+    profile_shapes: dict[str, tuple[tuple[int, ...], ...]]  # input name: (min, opt, max) of profile PROFILE_INDEX
+
+
+def bind_buffers(engine: Any, allocate: Callable[[str, tuple[int, ...], np.dtype], DeviceTensor]) -> BoundBuffers:
+    """An execution context of `engine`, with a buffer from `allocate(name, max_shape, dtype)` for each I/O tensor,
+    sized for the profile's maximum shapes and bound with `set_tensor_address`. What TensorRT refuses is a one-line
+    error, and the buffers allocated by then are freed."""
+    from utils.tensorrt.api import numpy_dtype
+
+    context = engine.create_execution_context()
+    if context is None:  # what TensorRT returns when it cannot allocate the context's memory (Polygraphy checks it too)
+        raise WorkbookError("TensorRT could not create an execution context (the GPU memory for the engine's activations "
+                            "could not be allocated); free GPU memory, or rebuild the engine with a smaller maximum batch (--batch)")
+    names = [engine.get_tensor_name(i) for i in range(engine.num_io_tensors)]
+    input_names = [n for n in names if _is_input(engine, n)]
+    profile_shapes = {n: tuple(tuple(s) for s in engine.get_tensor_profile_shape(n, PROFILE_INDEX)) for n in input_names}
+    for name in input_names:
+        if not context.set_input_shape(name, profile_shapes[name][2]):
+            raise WorkbookError(f"TensorRT refused input {name!r} at its profile's maximum shape {profile_shapes[name][2]}; rebuild the engine")
+    buffers: dict[str, DeviceTensor] = {}
+    try:
+        for name in names:
+            max_shape = tuple(context.get_tensor_shape(name))
+            if any(d < 0 for d in max_shape):
+                raise WorkbookError(f"tensor {name!r} has shape {max_shape}, not known from the input shapes; the runner "
+                                    "needs outputs whose shapes follow from the inputs'")
+            buffers[name] = allocate(name, max_shape, numpy_dtype(engine.get_tensor_dtype(name)))
+            if not context.set_tensor_address(name, buffers[name].device_address):
+                raise WorkbookError(f"TensorRT refused the device address of tensor {name!r} (set_tensor_address "
+                                    "returned False: a name or alignment it does not accept); rebuild the engine with this TensorRT")
+    except BaseException:
+        for buffer in buffers.values():
+            buffer.free()
+        raise
+    return BoundBuffers(context, {n: buffers[n] for n in input_names},
+                        {n: b for n, b in buffers.items() if n not in input_names}, profile_shapes)
+
+
 def _is_input(engine: Any, name: str) -> bool:
-    return str(engine.get_tensor_mode(name)).rsplit(".", 1)[-1] == "INPUT"
+    """Compared with the INPUT member of the enum that the engine itself returns (tensorrt's or tensorrt_rtx's
+    TensorIOMode, or a test double's), so no TensorRT module has to be matched to an engine given as an object, and
+    an enum whose str() is not "TensorIOMode.INPUT" (an IntEnum's is "1" on Python 3.11+) is still read right."""
+    mode = engine.get_tensor_mode(name)
+    return bool(mode == type(mode).INPUT)
