@@ -248,3 +248,13 @@ def test_a_package_init_that_reexports_a_module_importing_it_is_a_cycle(tmp_path
     graph = import_graph(package, tmp_path)
     assert set(graph["pkg.compare.report"]) == {"pkg.compare.stats", "pkg.compare"}  # `helper` is a name in pkg.compare
     assert find_cycles(graph) == [["pkg.compare", "pkg.compare.report", "pkg.compare"]]
+
+
+def test_no_text_says_nvidias_samples_left_pycuda_in_10_14():
+    """NVIDIA's Python samples used cuda-python already in TensorRT 8.6 (release/8.6 samples/python/common.py:
+    `from cuda import cuda, cudart`); 10.14 only moved the import to `cuda.bindings`. A review found the workbook
+    saying they moved from pycuda in 10.14."""
+    texts = [*ROOT.glob("notebooks/*.ipynb"), *ROOT.glob("docs/*.md"), ROOT / "README.md", ROOT / "ARCHITECTURE.md"]
+    wrong = re.compile(r"moved from pycuda to cuda-python in (TensorRT )?10\.14")
+    offenders = [path.name for path in texts if wrong.search(" ".join(path.read_text(encoding="utf-8").split()))]
+    assert not offenders, f"{offenders} say NVIDIA's samples moved from pycuda in 10.14; they used cuda-python since 8.6"
