@@ -38,6 +38,7 @@ def _binding_run(binding: str) -> Callable[[], str | None]:
     """Engines run here and `binding` ("pycuda", "cuda-python") is installed: for cells that call it directly."""
 
     def reason() -> str | None:
+        from utils.errors import WorkbookError
         from utils.tensorrt.cuda_binding import binding_name
 
         missing_run = _tensorrt_run()
@@ -45,7 +46,7 @@ def _binding_run(binding: str) -> Callable[[], str | None]:
             return missing_run
         try:
             binding_name(binding)
-        except Exception as exc:  # a WorkbookError saying what to install
+        except WorkbookError as exc:  # says what to install
             return str(exc)
         return None
 

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from utils.tensorrt.cuda_graph import CapturedGraph
-    from utils.tensorrt.cuda_memory import PycudaEventTimer
+    from utils.tensorrt.cuda_memory import EventTimer
 
 
 def engine_profile(max_batch: int) -> tuple[int, int, int]:
@@ -116,10 +116,10 @@ class TensorRTRuntime(Runtime):
     def output(self) -> np.ndarray:
         return next(iter(self._results.values())).copy()
 
-    def event_timer(self, count: int) -> PycudaEventTimer:
-        from utils.tensorrt.cuda_memory import PycudaEventTimer
+    def event_timer(self, count: int) -> EventTimer:
+        from utils.tensorrt.cuda_memory import EventTimer
 
-        return PycudaEventTimer(self.runner.stream, count)
+        return EventTimer(self.runner.stream, count)
 
     def device_memory_bytes(self) -> int | None:
         self._free_lowest = min(self._free_lowest, self._binding.mem_get_info()[0])

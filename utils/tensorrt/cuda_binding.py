@@ -233,25 +233,30 @@ class _PycudaEvent:
 
 
 @functools.lru_cache(maxsize=1)
-def _cuda_runtime() -> Any:
+def cuda_runtime() -> Any:
+    """cuda-python's runtime module, `cuda.bindings.runtime`."""
     from cuda.bindings import runtime
 
     return runtime
+
+
+def _error_name(runtime: Any, error: Any) -> str:
+    name = runtime.cudaGetErrorName(error)[1]
+    return name.decode() if isinstance(name, bytes) else str(name)
 
 
 def check_cuda(result: Any, what: str) -> Any:
     """cuda-python returns (error, value...) tuples: the value (a tuple of them if several), or a one-line
     WorkbookError with the CUDA error's name."""
     error, *values = result if isinstance(result, tuple) else (result,)
-    if error != _cuda_runtime().cudaError_t.cudaSuccess:
+    if error != cuda_runtime().cudaError_t.cudaSuccess:
         raise cuda_error(error, what)
     return values[0] if len(values) == 1 else tuple(values)
 
 
 def cuda_error(error: Any, what: str) -> WorkbookError:
     """The one-line error for a failed cuda-python call: `what` failed with the CUDA error's name."""
-    name = _cuda_runtime().cudaGetErrorName(error)[1]
-    return WorkbookError(f"{what} failed with {name.decode() if isinstance(name, bytes) else name}")
+    return WorkbookError(f"{what} failed with {_error_name(cuda_runtime(), error)}")
 
 
 class CudaPythonBinding:
@@ -261,7 +266,7 @@ class CudaPythonBinding:
 
     def __init__(self, runtime: Any = None) -> None:
         if runtime is None:
-            runtime = _cuda_runtime()
+            runtime = cuda_runtime()
         self.runtime = runtime
         (error,) = runtime.cudaSetDevice(0)  # device 0's primary context, current and initialised
         if error != runtime.cudaError_t.cudaSuccess:
@@ -305,8 +310,7 @@ class CudaPythonBinding:
 
 
 def _no_device_message(runtime: Any, error: Any) -> str:
-    name = runtime.cudaGetErrorName(error)[1]
-    name = name.decode() if isinstance(name, bytes) else str(name)
+    name = _error_name(runtime, error)
     if error == runtime.cudaError_t.cudaErrorInsufficientDriver:
         return (f"cuda-python finds no CUDA driver new enough for it ({name}); check nvidia-smi, and with a CUDA 12 "
                 "driver pip install \"cuda-python>=12.8,<13\" (cuda-python 13 needs driver 580 or newer)")

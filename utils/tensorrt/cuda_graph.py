@@ -11,31 +11,24 @@ pycuda's, passed by its handle.
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Callable
 from typing import Any
 
 from utils.errors import WorkbookError
-from utils.tensorrt.cuda_binding import check_cuda
+from utils.tensorrt.cuda_binding import check_cuda, cuda_runtime, installed_bindings
 
 
 def cuda_graphs_unavailable() -> str | None:
-    if importlib.util.find_spec("cuda") is None or importlib.util.find_spec("cuda.bindings") is None:
+    if "cuda-python" not in installed_bindings():
         return "CUDA graphs of TensorRT need cuda-python: pip install cuda-python (cuda.bindings)"
     return None
-
-
-def _runtime() -> Any:
-    from cuda.bindings import runtime
-
-    return runtime
 
 
 class CapturedGraph:
     """`enqueue` (which queues work on `stream_handle`) captured as a CUDA graph, ready to `launch`."""
 
     def __init__(self, stream_handle: int, enqueue: Callable[[], Any]) -> None:
-        runtime = _runtime()
+        runtime = cuda_runtime()
         self.stream = runtime.cudaStream_t(int(stream_handle))
         enqueue()  # outside capture: TensorRT's deferred work is not recorded in the graph
         check_cuda(runtime.cudaStreamSynchronize(self.stream), "cudaStreamSynchronize")
@@ -54,9 +47,9 @@ class CapturedGraph:
             runtime.cudaGraphDestroy(graph)
 
     def launch(self) -> None:
-        check_cuda(_runtime().cudaGraphLaunch(self.exec, self.stream), "cudaGraphLaunch")
+        check_cuda(cuda_runtime().cudaGraphLaunch(self.exec, self.stream), "cudaGraphLaunch")
 
     def close(self) -> None:
         if getattr(self, "exec", None) is not None:
-            _runtime().cudaGraphExecDestroy(self.exec)
+            cuda_runtime().cudaGraphExecDestroy(self.exec)
             self.exec = None

@@ -12,13 +12,12 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from utils.errors import WorkbookError
-from utils.tensorrt.cuda_binding import CudaBinding, CudaStream, cuda_binding, pycuda_driver
+from utils.tensorrt.cuda_binding import CudaBinding, CudaStream, cuda_binding
 
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["DeviceTensor", "EventTimer", "PycudaEventTimer", "median_event_seconds", "new_stream", "plain_copy_seconds",
-           "pycuda_driver"]
+__all__ = ["DeviceTensor", "EventTimer", "median_event_seconds", "new_stream", "plain_copy_seconds"]
 
 
 class DeviceTensor:
@@ -152,6 +151,3 @@ class EventTimer:
 
     def elapsed_ms(self, start: int, end: int) -> float:
         return float(self.events[end].time_since(self.events[start]))
-
-
-PycudaEventTimer = EventTimer  # its name before cuda-python; utils.runtimes.tensorrt imports it
