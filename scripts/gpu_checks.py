@@ -280,77 +280,13 @@ def int8_cuda_layers(model_name: str, out: Path) -> None:
     print(f"wrote {out / 'int8_cuda_layers.csv'}; inputs: {len(inputs['input'])}, {np.asarray(inputs['input']).shape}")
 
 
-def standalone_pytorch(model_name: str, backend: str, precision: str, options: str, batch: int, scope: str,
-                       iterations: int = 200) -> float:
-    """Images/s of a loop written in plain PyTorch for one PyTorch configuration of the benchmark: the model in the
-    row's dtype and layout, a static input, eager / one CUDA graph / torch.compile, CUDA events around each
-    iteration (with the host copies in the host scope), the p50 of `iterations`."""
-    import statistics
-
-    import torch
-
-    from utils.models import load_model
-    from utils.runtimes.pytorch import COMPILE_MODE
-
-    dtype = torch.float16 if precision == "fp16" else torch.float32
-    layout = torch.channels_last if "channels-last" in options else torch.contiguous_format
-    torch.backends.cudnn.benchmark = True
-    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = "tf32" in options
-    model = load_model(model_name).cuda().eval().to(dtype=dtype, memory_format=layout)
-    host = torch.randn(batch, 3, 224, 224).pin_memory()
-    staged = torch.empty_like(host, device="cuda")
-    x = torch.empty(host.shape, dtype=dtype, device="cuda").contiguous(memory_format=layout)
-    with torch.inference_mode():
-        x.copy_(host)
-        forward = model
-        if backend == "pytorch-compile":
-            forward = torch.compile(model, mode=COMPILE_MODE, dynamic=False)
-        for _ in range(5):
-            y = forward(x)
-        if backend == "pytorch-cuda-graphs":
-            graph = torch.cuda.CUDAGraph()
-            side = torch.cuda.Stream()
-            side.wait_stream(torch.cuda.current_stream())
-            with torch.cuda.stream(side):
-                for _ in range(3):
-                    model(x)
-            torch.cuda.current_stream().wait_stream(side)
-            with torch.cuda.graph(graph):
-                y = model(x)
-            forward = lambda _: graph.replay()  # noqa: E731
-        out = torch.empty(y.shape, dtype=y.dtype, pin_memory=True)
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        samples = []
-        for index in range(iterations + 20):
-            start.record()
-            if scope == "host":
-                staged.copy_(host, non_blocking=True)
-                x.copy_(staged)
-            result = forward(x)
-            if scope == "host":
-                out.copy_(y if result is None else result, non_blocking=True)
-            end.record()
-            end.synchronize()
-            if index >= 20:
-                samples.append(start.elapsed_time(end))
-    return batch / (statistics.median(samples) / 1e3)
-
-
 def peers_check(bench_csv: Path) -> int:
-    """Check 5: the fastest PyTorch row of `bench_csv` (by p50 throughput) against `standalone_pytorch`."""
-    from utils.benchmark import read_csv
+    """Check 5: the fastest PyTorch row of `bench_csv` against a standalone loop of it (utils.benchmark.standalone)."""
+    from utils.benchmark import format_standalone, read_csv, standalone_check
 
-    rows = [r for r in read_csv(bench_csv) if r.backend.startswith("pytorch-c") and r.device == "cuda"]
-    if not rows:
-        print(f"error: {bench_csv} has no PyTorch GPU rows", file=sys.stderr)
-        return 2
-    best = max(rows, key=lambda r: r.batch / r.p50_ms)
-    harness = best.batch / (best.p50_ms / 1e3)
-    plain = standalone_pytorch(best.model, best.backend, best.precision, best.options, best.batch, best.scope)
-    ratio = harness / plain
-    print(f"fastest PyTorch row: {best.label} [{best.scope}] batch {best.batch}: {harness:,.0f} img/s from the p50; "
-          f"a standalone loop of the same configuration: {plain:,.0f} img/s; ratio {ratio:.3f} (target >= 0.9)")
-    return 0 if ratio >= 0.9 else 1
+    check = standalone_check(read_csv(bench_csv))
+    print(format_standalone(check))
+    return 0 if check.within_target else 1
 
 
 def run(args: argparse.Namespace) -> int:

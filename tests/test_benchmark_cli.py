@@ -30,6 +30,17 @@ def test_bench_writes_csv_plots_and_overhead_lines(tmp_path: Path, capsys: pytes
     assert len(overhead_lines) == 2  # one per runtime x batch
     assert "onnxruntime-cpu/fp32" in overhead_lines[0] and "batch   1" in overhead_lines[0] and "%" in overhead_lines[0]
     assert "batch   2" in overhead_lines[1]
+    assert "over all 2 comparisons, the worst harness overhead" in out and "over the 3 % target" in out
+    assert "standalone loop" not in out  # the plain-PyTorch check is for PyTorch GPU rows
+
+
+@pytest.mark.skipif(current_gpu() is None, reason="needs an NVIDIA GPU; none is visible here")
+def test_bench_on_a_gpu_checks_its_fastest_pytorch_row_against_a_plain_loop(tmp_path: Path,
+                                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["bench", "--model", MODEL, "--backend", "pytorch-cuda-graphs", "--precision", "fp16", "--batch", "8",
+                 "--iterations", "20", "--csv", str(tmp_path / "b.csv"), "--no-progress", "--harness-overhead"])
+    assert code == 0
+    assert "fastest PyTorch row pytorch-cuda-graphs/fp16" in capsys.readouterr().out
 
 
 def test_bench_writes_the_default_csv_when_none_is_given(capsys: pytest.CaptureFixture[str]) -> None:

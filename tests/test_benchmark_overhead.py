@@ -161,3 +161,13 @@ def test_pytorch_cuda_overhead_compares_event_timed_loops() -> None:
                                                               (8, "host", "cuda-events"), (8, "device", "cuda-events")]
     for result in results:
         assert 0.5 < result.harness_p50_ms / result.bare_p50_ms < 2, overhead.format_overhead([result])
+
+
+def test_the_summary_names_the_worst_comparison_and_counts_the_misses() -> None:
+    results = [overhead.HarnessOverhead("pytorch-cuda", "fp32", 1, "cuda-events", 10, 40, 3.03, 3.0),
+               overhead.HarnessOverhead("tensorrt", "fp16", 32, "cuda-events", 10, 4, 1.2, 1.0, "device"),
+               overhead.HarnessOverhead("onnxruntime-cuda", "fp16", 8, "perf_counter_ns", 10, 40, 0.99, 1.0)]
+    line = overhead.overhead_summary(results)
+    assert "over all 3 comparisons, the worst harness overhead +20.00 % (tensorrt/fp16 (device) batch 32)" in line
+    assert "1 over the 3 % target" in line
+    assert overhead.overhead_summary([]) == "no harness overhead was compared"

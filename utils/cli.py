@@ -265,7 +265,8 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--harness-overhead", action="store_true",
                         help="also measure the harness against a bare loop of the same runtime calls, for every "
-                             "runtime that ran, at every batch (target: <= 3%%)")
+                             "runtime that ran, at every batch (target: <= 3%%); on a GPU, also the fastest "
+                             "PyTorch row against a plain PyTorch loop of it (target: >= 0.9x)")
 
 
 def comma_list(text: str, option: str, example: str) -> list[str]:
@@ -337,6 +338,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
                                              iterations=args.iterations, warmup=args.warmup, seed=args.seed,
                                              scopes=scopes)
         print(benchmark.format_overhead(results))
+        print(benchmark.overhead_summary(results))
+        if any(r.backend.startswith("pytorch-") and r.device == "cuda" for r in rows):
+            try:
+                print(benchmark.format_standalone(benchmark.standalone_check(rows)))
+            except WorkbookError as exc:
+                print(f"no standalone-loop check: {exc}")
     return 0
 
 

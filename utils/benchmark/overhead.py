@@ -205,5 +205,16 @@ def format_overhead(results: Sequence[HarnessOverhead]) -> str:
         for r in results)
 
 
+def overhead_summary(results: Sequence[HarnessOverhead]) -> str:
+    """One line for the whole run: how many comparisons, the worst, and how many missed the target."""
+    if not results:
+        return "no harness overhead was compared"
+    worst = max(results, key=lambda r: r.percent)
+    over = sum(not r.within_target for r in results)
+    count = f"{len(results)} comparison{'s' if len(results) != 1 else ''}"
+    return (f"over all {count}, the worst harness overhead {worst.percent:+.2f} % ({worst.label} "
+            f"batch {worst.batch}); {over} over the {TARGET_PERCENT:g} % target")
+
+
 __all__ = ["DEFAULT_ROUNDS", "TARGET_PERCENT", "BareLoop", "HarnessOverhead", "bare_loop", "compare_with_bare",
-           "default_iterations", "format_overhead", "harness_overhead", "runtime_overhead"]
+           "default_iterations", "format_overhead", "harness_overhead", "overhead_summary", "runtime_overhead"]
