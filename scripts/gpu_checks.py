@@ -22,6 +22,8 @@ project root with the workbook installed (`make setup`):
    -> OUT_DIR/int8_cuda_layers.csv
 5. With --peers BENCH_CSV: the fastest PyTorch row of a `bench` CSV against a standalone loop of the same
    configuration written in plain PyTorch (no workbook code), timed with CUDA events, in the same run
+6. With --autocast BENCH_CSV: FP16 by `model.half()` (the benchmark's fp16 rows) against `torch.autocast` over FP32
+   weights, eager and CUDA graph, in plain PyTorch loops (utils.benchmark.standalone)
 """
 
 from __future__ import annotations
@@ -289,6 +291,25 @@ def peers_check(bench_csv: Path) -> int:
     return 0 if check.within_target else 1
 
 
+def autocast_check(bench_csv: Path, batches: list[int]) -> int:
+    """Check 6: FP16 from `model.half()` (what the benchmark's fp16 rows run) against `torch.autocast` over FP32
+    weights, eager and one CUDA graph, channels_last, device scope, p50 of a plain PyTorch loop of each."""
+    from utils.benchmark import read_csv
+    from utils.benchmark.standalone import standalone_pytorch
+
+    template = next(r for r in read_csv(bench_csv) if r.backend == "pytorch-cuda" and r.device == "cuda")
+    print(f"{'configuration':<34} {'batch':>5} {'half() ms':>10} {'autocast ms':>12} {'autocast / half':>16}")
+    for backend in ("pytorch-cuda", "pytorch-cuda-graphs"):
+        for batch in batches:
+            half, auto = (standalone_pytorch(replace(template, backend=backend, precision="fp16", batch=batch,
+                                                     scope="device", options=options))
+                          for options in ("channels-last", "channels-last+autocast"))
+            half_ms, auto_ms = batch / half * 1e3, batch / auto * 1e3
+            print(f"{backend + '/fp16+channels-last':<34} {batch:>5} {half_ms:>10.3f} {auto_ms:>12.3f} "
+                  f"{auto_ms / half_ms:>15.2f}x")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     from utils.gpu import require_gpu
 
@@ -296,6 +317,9 @@ def run(args: argparse.Namespace) -> int:
     if args.peers:
         print(f"GPU: {gpu.name}, compute capability {gpu.compute_capability}")
         return peers_check(args.peers)
+    if args.autocast:
+        print(f"GPU: {gpu.name}, compute capability {gpu.compute_capability}")
+        return autocast_check(args.autocast, [int(b) for b in args.batches.split(",")])
     if args.int8_cuda:
         print(f"GPU: {gpu.name}, compute capability {gpu.compute_capability}")
         args.out.mkdir(parents=True, exist_ok=True)
@@ -350,6 +374,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--int8-cuda", action="store_true", help="only the INT8 check (4.) on the first of --models")
     parser.add_argument("--peers", type=Path, default=None, metavar="BENCH_CSV",
                         help="only the standalone-loop check (5.) of the fastest PyTorch row of BENCH_CSV")
+    parser.add_argument("--autocast", type=Path, default=None, metavar="BENCH_CSV",
+                        help="only the model.half() vs torch.autocast check (6.) at --batches; BENCH_CSV gives the "
+                             "row's metadata")
     args = parser.parse_args(argv)
 
     from utils.errors import WorkbookError

@@ -57,14 +57,16 @@ def test_a_non_pytorch_row_is_refused() -> None:
         standalone.standalone_pytorch(_row(backend="onnxruntime-cpu"))
 
 
-@pytest.mark.parametrize("scope", ["host", "device"])
-def test_the_loop_runs_the_real_model_on_the_cpu(scope: str) -> None:
-    ips = standalone.standalone_pytorch(_row(backend="pytorch-cpu", batch=2, scope=scope), iterations=3)
-    assert ips > 0
+@pytest.mark.parametrize("scope,precision,options", [("host", "fp32", ""), ("device", "fp32", ""),
+                                                      ("device", "fp16", "channels-last+autocast")])
+def test_the_loop_runs_the_real_model_on_the_cpu(scope: str, precision: str, options: str) -> None:
+    row = _row(backend="pytorch-cpu", batch=2, scope=scope, precision=precision, options=options)
+    assert standalone.standalone_pytorch(row, iterations=3) > 0
 
 
 @pytest.mark.skipif(current_gpu() is None, reason="needs an NVIDIA GPU; none is visible here")
-@pytest.mark.parametrize("backend,options", [("pytorch-cuda", ""), ("pytorch-cuda-graphs", "channels-last")])
+@pytest.mark.parametrize("backend,options", [("pytorch-cuda", ""), ("pytorch-cuda-graphs", "channels-last"),
+                                             ("pytorch-cuda-graphs", "channels-last+autocast")])
 def test_the_loop_runs_each_gpu_configuration(backend: str, options: str) -> None:
     ips = standalone.standalone_pytorch(_gpu_row(backend, 8, 1.0, precision="fp16", options=options), iterations=10)
     assert ips > 0

@@ -65,7 +65,8 @@ def standalone_pytorch(row: BenchmarkRow, iterations: int = DEFAULT_ITERATIONS) 
     if on_gpu and not torch.cuda.is_available():
         raise WorkbookError(f"{row.label} ran on a GPU and none is visible here; check it on the machine it ran on")
     device = "cuda" if on_gpu else "cpu"
-    dtype = torch.float16 if row.precision == "fp16" else torch.float32
+    autocast = "autocast" in row.options  # FP32 weights, FP16 arithmetic chosen per op by torch.autocast
+    dtype = torch.float16 if row.precision == "fp16" and not autocast else torch.float32
     layout = torch.channels_last if "channels-last" in row.options else torch.contiguous_format
     if on_gpu:
         torch.backends.cudnn.benchmark = True
@@ -75,11 +76,18 @@ def standalone_pytorch(row: BenchmarkRow, iterations: int = DEFAULT_ITERATIONS) 
     host = host.pin_memory() if on_gpu else host
     staged = torch.empty_like(host, device=device)
     x = torch.empty(host.shape, dtype=dtype, device=device).contiguous(memory_format=layout)
+    network: Any = model
+    if row.backend == "pytorch-compile":
+        network = torch.compile(model, mode=COMPILE_MODE, dynamic=False)
+
+    def forward(batch: Any) -> Any:
+        if not autocast:
+            return network(batch)
+        with torch.autocast(device, dtype=torch.float16, cache_enabled=False):
+            return network(batch)
+
     with torch.inference_mode():
         x.copy_(host)
-        forward: Any = model
-        if row.backend == "pytorch-compile":
-            forward = torch.compile(model, mode=COMPILE_MODE, dynamic=False)
         for _ in range(5):
             y = forward(x)
         if row.backend == "pytorch-cuda-graphs":
@@ -88,11 +96,13 @@ def standalone_pytorch(row: BenchmarkRow, iterations: int = DEFAULT_ITERATIONS) 
             side.wait_stream(torch.cuda.current_stream())
             with torch.cuda.stream(side):
                 for _ in range(3):
-                    model(x)
+                    forward(x)
             torch.cuda.current_stream().wait_stream(side)
             with torch.cuda.graph(graph):
-                y = model(x)
-            forward = lambda _: graph.replay()  # noqa: E731
+                y = forward(x)
+            step: Any = lambda _: graph.replay()  # noqa: E731
+        else:
+            step = forward
         out = torch.empty(y.shape, dtype=y.dtype, pin_memory=on_gpu)
         samples = []
         for index in range(iterations + WARMUP):
@@ -104,7 +114,7 @@ def standalone_pytorch(row: BenchmarkRow, iterations: int = DEFAULT_ITERATIONS) 
             if row.scope == "host":
                 staged.copy_(host, non_blocking=True)
                 x.copy_(staged)
-            result = forward(x)
+            result = step(x)
             if row.scope == "host":
                 out.copy_(y if result is None else result, non_blocking=on_gpu)
             if on_gpu:
