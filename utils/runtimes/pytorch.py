@@ -3,7 +3,8 @@
 The GPU runtimes are the peers a TensorRT engine must beat, so they run the way a practitioner tunes PyTorch:
 
 * precision fp16: the model's weights and activations in half precision (`model.half()`), the form tensor cores
-  run fastest; fp32: FP32 arithmetic, with TF32 off unless the `tf32` option is given. PyTorch's own default lets
+  run fastest (`torch.autocast` over FP32 weights adds cast kernels: 1.06x-1.34x slower with a CUDA graph on an
+  H200, benchmarks/fp16_autocast_h200.log); fp32: FP32 arithmetic, with TF32 off unless the `tf32` option is given. PyTorch's own default lets
   cuDNN convolutions use TF32 (`torch.backends.cudnn.allow_tf32` is True); the workbook's TensorRT FP32 engines
   keep TF32 off unless asked, so FP32 against FP32 compares the same arithmetic.
 * option `channels-last`: the model and its input in NHWC memory layout (`torch.channels_last`), which cuDNN's
