@@ -171,3 +171,28 @@ def test_the_summary_names_the_worst_comparison_and_counts_the_misses() -> None:
     assert "over all 3 comparisons, the worst harness overhead +20.00 % (tensorrt/fp16 (device) batch 32)" in line
     assert "1 over the 3 % target" in line
     assert overhead.overhead_summary([]) == "no harness overhead was compared"
+
+
+def test_the_round_spread_is_half_the_interquartile_range_of_the_rounds_overheads() -> None:
+    harness = [1.00, 1.02, 1.04, 1.10, 1.20]
+    bare = [1.0] * 5  # round overheads 0, 2, 4, 10, 20 %: quartiles 2 and 10
+    assert overhead.round_spread_percent(harness, bare) == pytest.approx(4.0)
+    assert overhead.round_spread_percent([1.5], [1.0]) == 0.0
+
+
+def test_rounds_that_scatter_wider_than_the_target_are_said_to_be_unresolved() -> None:
+    noisy = overhead.HarnessOverhead("pytorch-cuda", "fp32", 1, "cuda-events", 10, 40, 5.23, 4.99, spread_percent=6.0)
+    steady = overhead.HarnessOverhead("pytorch-cuda-graphs", "fp32", 1, "cuda-events", 10, 40, 1.2, 1.0,
+                                      spread_percent=0.4)
+    assert noisy.noisy and not noisy.within_target and not steady.noisy and not steady.within_target
+    noisy_line, steady_line = overhead.format_overhead([noisy, steady]).splitlines()
+    assert "rounds +/-6.00 %" in noisy_line and "OVER, rounds too scattered to tell" in noisy_line
+    assert "rounds +/-0.40 %" in steady_line and steady_line.endswith("OVER)")
+    assert overhead.overhead_summary([noisy, steady]).endswith(
+        "2 over the 3 % target, 1 of them with rounds scattered wider than the target")
+
+
+def test_the_runtime_comparison_records_its_round_spread() -> None:
+    (result,) = overhead.runtime_overhead(FakeCpuRuntime(cost_s=0.001), 1, make_inputs(MODEL, 1, 0), rounds=4, iterations=8,
+                                          warmup=0)
+    assert result.spread_percent is not None and result.spread_percent >= 0
