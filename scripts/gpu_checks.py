@@ -296,8 +296,11 @@ def autocast_check(bench_csv: Path, batches: list[int]) -> int:
     weights, eager and one CUDA graph, channels_last, device scope, p50 of a plain PyTorch loop of each."""
     from utils.benchmark import read_csv
     from utils.benchmark.standalone import standalone_pytorch
+    from utils.errors import WorkbookError
 
-    template = next(r for r in read_csv(bench_csv) if r.backend == "pytorch-cuda" and r.device == "cuda")
+    template = next((r for r in read_csv(bench_csv) if r.backend == "pytorch-cuda" and r.device == "cuda"), None)
+    if template is None:
+        raise WorkbookError(f"{bench_csv} has no pytorch-cuda row to take the metadata from; give a GPU bench CSV")
     print(f"{'configuration':<34} {'batch':>5} {'half() ms':>10} {'autocast ms':>12} {'autocast / half':>16}")
     for backend in ("pytorch-cuda", "pytorch-cuda-graphs"):
         for batch in batches:

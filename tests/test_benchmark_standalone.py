@@ -43,7 +43,20 @@ def test_the_ratio_and_its_target() -> None:
     assert bad.ratio == pytest.approx(0.8) and not bad.within_target
     line = standalone.format_standalone(bad)
     assert "pytorch-cuda-graphs/fp32 [host] batch 64" in line and "32,000 img/s" in line and "40,000" in line
-    assert "ratio 0.800" in line and "UNDER" in line
+    assert "ratio 0.800" in line and "UNDER" in line and "proves little" not in line
+    slow_loop = standalone.StandaloneCheck(row, 2_869.0, 1_790.0)  # type: ignore[arg-type]
+    assert slow_loop.within_target and slow_loop.loop_slower
+    assert "ok; the plain loop was the slower one, so this run proves little" in standalone.format_standalone(slow_loop)
+    assert not good.loop_slower
+
+
+def test_the_loop_leaves_the_cudnn_and_tf32_flags_as_it_found_them() -> None:
+    import torch
+
+    before = (torch.backends.cudnn.benchmark, torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32)
+    standalone.standalone_pytorch(_row(backend="pytorch-cpu", batch=1), iterations=1)
+    assert (torch.backends.cudnn.benchmark, torch.backends.cudnn.allow_tf32,
+            torch.backends.cuda.matmul.allow_tf32) == before
 
 
 @pytest.mark.skipif(current_gpu() is not None, reason="checks the message where no GPU is visible")

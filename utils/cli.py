@@ -341,7 +341,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
         print(benchmark.overhead_summary(results))
         if any(r.backend.startswith("pytorch-") and r.device == "cuda" for r in rows):
             try:
-                print(benchmark.format_standalone(benchmark.standalone_check(rows)))
+                check = benchmark.standalone_check(rows, iterations=args.iterations or 200)
+                print(benchmark.format_standalone(check))
             except WorkbookError as exc:
                 print(f"no standalone-loop check: {exc}")
     return 0
