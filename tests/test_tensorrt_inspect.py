@@ -229,6 +229,39 @@ def test_int8_layers_and_qdq_reformats():
     assert [layer.name for layer in layers_not_in(qat, "int8")] == ["MaxPool_12"]  # its input is linear FP32
 
 
+def test_a_layer_reading_the_fp32_input_of_an_fp16_model_computes_in_fp16():
+    """A layer's precision is the narrowest it reads or writes. Real JSON (trex's FP16 ResNet, TensorRT 8.x): the
+    first layer reformats the FP32 network input into FP16, and a Q/DQ layer quantizes FP32 into INT8; reading only the
+    first input, as trex does, calls both FP32."""
+    fp16, qat = _report(RESNET["fp16"]), _report(RESNET["qat"])
+    reformat = fp16.layers[0]
+    assert (reformat.inputs[0].name, reformat.inputs[0].precision, reformat.output_precision) == ("input.1", "FP32", "FP16")
+    assert reformat.precision == "FP16"
+    assert _layer(qat, "QuantizeLinear_2").precision == "INT8"
+
+
+# Constructed, not printed by TensorRT: no public inspector JSON has a Myelin region that starts at the FP32 input of an
+# FP16 model, the shape AutoCast's models (FP32 inputs, a Cast, FP16 layers) give. Its fields are those of the real
+# Myelin layers above (10.16 short data types); the second layer is the pattern of NVIDIA/TensorRT #4397's log
+# (TensorRT 10.10): a region reading only integer tensors and writing FP16.
+FOREIGN_NODES = {"Layers": [
+    {"Name": "{ForeignNode[/Cast.../blocks/blocks.0/blocks.0.0/conv_dw/Conv]}", "LayerType": "Myelin",
+     "Inputs": [{"Name": "input", "Format/Datatype": "Float"}],
+     "Outputs": [{"Name": "/blocks/blocks.0/blocks.0.0/bn1/act/Clip_output_0", "Format/Datatype": "Half"}],
+     "Metadata": "[ONNX Layer: /Cast]\x1f[ONNX Layer: /blocks/blocks.0/blocks.0.0/conv_dw/Conv]", "TacticValue": "0x0"},
+    {"Name": "{ForeignNode[/embeddings/Gather.../embeddings/Add]}", "LayerType": "Myelin",
+     "Inputs": [{"Name": "ids", "Format/Datatype": "Int32"}, {"Name": "mask", "Format/Datatype": "Bool"}],
+     "Outputs": [{"Name": "/embeddings/Add_output_0", "Format/Datatype": "Half"}],
+     "Metadata": "[ONNX Layer: /embeddings/Gather]", "TacticValue": "0x0"},
+], "Bindings": ["input", "ids", "mask"]}
+
+
+def test_myelin_regions_are_judged_by_what_they_compute():
+    report = _report(Path("foreign_nodes.json"), FOREIGN_NODES)
+    assert [layer.precision for layer in report.layers] == ["FP16", "FP16"]
+    assert len(checked_layers(report)) == 2 and layers_not_in(report, "FP16") == []
+
+
 def test_the_fp16_check_names_the_layers_that_stayed_fp32():
     fp16 = _report(MNIST_FP16)
     missed = layers_not_in(fp16, "FP16")

@@ -9,9 +9,12 @@ in favour of Nsight Deep Learning Designer; this covers the part of it the workb
 
 * Precision. A tensor's precision is the data-type word of its format text ("Row major linear FP32", "Channel major
   FP16 format where channel % 8 == 0", "Thirty-two wide channel vectorized row major Int8 format"; Myelin's and
-  10.16's short forms "Float", "Half", "Int32"), or of its own data-type field in 11.x. A layer's precision is read
-  from its first floating-point or quantized input, as trex reads it (trex/layer.py: `inputs[0].precision`): an INT8
-  convolution that writes FP16 computed in INT8. An FP32 layer whose kernel (tactic) name says tf32 is shown as TF32.
+  10.16's short forms "Float", "Half", "Int32"), or of its own data-type field in 11.x. A layer's precision is the
+  narrowest floating-point or quantized precision among the tensors it reads and writes: an INT8 convolution that
+  writes FP16 computed in INT8; a layer that reads the FP32 input of an FP16 model and writes FP16 (a reformat, or a
+  Myelin region that starts with the model's Cast) computes in FP16. trex reads only the first input
+  (trex/layer.py: `inputs[0].precision`), which reports both of the latter as FP32, and a Myelin layer reading only
+  integer tensors as INT32. An FP32 layer whose kernel (tactic) name says tf32 is shown as TF32.
 * ONNX nodes. The ONNX parser gives every layer it makes the metadata `[ONNX Layer: <node name>]`, sometimes with
   ` | ...` details after the name (onnx-tensorrt, processMetadata). A layer fused from several nodes joins their
   metadata with an ASCII separator, \\x1e or \\x1f: trex replaces both (trex/parser.py, fix_unicode), and in the
@@ -48,6 +51,8 @@ PRECISIONS = ("FP64", "FP32", "TF32", "BF16", "FP16", "FP8", "INT8", "FP4", "INT
 ACTIVATION_PRECISIONS = frozenset({"FP64", "FP32", "TF32", "BF16", "FP16", "FP8", "INT8", "FP4", "INT4"})
 _PRECISION_WORDS = {precision: precision for precision in PRECISIONS} | {
     "FLOAT": "FP32", "HALF": "FP16", "BFLOAT16": "BF16", "DOUBLE": "FP64"}
+# Narrowest first: a layer's precision is the narrowest of these among its tensors.
+_NARROWEST_FIRST = ("FP4", "INT4", "FP8", "INT8", "FP16", "BF16", "TF32", "FP32", "FP64")
 _METADATA_SEPARATORS = re.compile("[\x1e\x1f]")
 _ONNX_METADATA = re.compile(r"\[ONNX Layer: (.*?)(?: \| .*)?\]", re.DOTALL)
 _PROFILE_SUFFIX = re.compile(r" \[profile \d+\]$")
@@ -156,9 +161,14 @@ def onnx_nodes_of(metadata: str) -> tuple[str, ...]:
 
 
 def _layer_precision(inputs: tuple[TensorReport, ...], outputs: tuple[TensorReport, ...], tactic: str) -> str:
-    candidates = [t.precision for t in inputs if t.precision in ACTIVATION_PRECISIONS]
-    candidates += [t.precision for t in inputs + outputs if t.precision]
-    precision = candidates[0] if candidates else ""
+    """The narrowest floating-point or quantized precision the layer reads or writes; for a layer of integers only
+    (index and shape arithmetic), its first tensor's type."""
+    tensors = inputs + outputs
+    floating = [t.precision for t in tensors if t.precision in ACTIVATION_PRECISIONS]
+    if floating:
+        precision = min(floating, key=_NARROWEST_FIRST.index)
+    else:
+        precision = next((t.precision for t in tensors if t.precision), "")
     return "TF32" if precision == "FP32" and "tf32" in tactic.lower() else precision
 
 
@@ -234,7 +244,7 @@ def format_precision_summary(report: EngineReport) -> str:
                      "for precisions, tactics and ONNX nodes")
         return "\n".join(lines)
     compute = [layer.precision for layer in report.layers if layer.kind == COMPUTE]
-    lines.append(f"  compute layers per precision (read from their inputs): {_counts(compute)}")
+    lines.append(f"  compute layers per precision (the narrowest each reads or writes): {_counts(compute)}")
     lines.append(f"  layers per output precision: {_counts([layer.output_precision for layer in report.layers])}")
     if any(layer.nodes_from_name for layer in report.layers):
         lines.append("  no layer Metadata (TensorRT before 8.6): ONNX nodes read from the layer names")
