@@ -42,8 +42,19 @@ def test_the_capabilities_are_the_environment_checks(monkeypatch):
 
     monkeypatch.setattr(environment, "engine_execution_unavailable", lambda: "no GPU here")
     assert notebook.missing("tensorrt-run") == "no GPU here"
-    with pytest.raises(WorkbookError, match="unknown capability 'cuda'; use one of: gpu, tensorrt-build, tensorrt-run, tensorrt-run-pycuda, tensorrt-run-cuda-python"):
+    with pytest.raises(WorkbookError, match="unknown capability 'cuda'; use one of: gpu, tensorrt-build, tensorrt-run, "
+                                            "polygraphy-tensorrt-run, tensorrt-run-pycuda, tensorrt-run-cuda-python"):
         notebook.missing("cuda")
+
+
+def test_polygraphys_runner_also_needs_the_cuda_runtime_it_loads(monkeypatch):
+    from utils import environment
+    from utils.compare import runs
+
+    monkeypatch.setattr(environment, "engine_execution_unavailable", lambda: None)
+    monkeypatch.setattr(runs, "polygraphy_cuda_unavailable", lambda: "Polygraphy cannot load libcudart")
+    assert notebook.missing("tensorrt-run") is None
+    assert notebook.missing("polygraphy-tensorrt-run") == "Polygraphy cannot load libcudart"
 
 
 def test_cells_that_call_one_cuda_binding_need_that_binding(monkeypatch):

@@ -43,6 +43,13 @@ def test_without_a_runnable_tensorrt_it_says_why(tmp_path, lite0_onnx, options):
     assert completed.stderr.count("\n") == 1
 
 
+def test_every_tensor_is_marked_the_way_polygraphy_0_55_still_reads():
+    """Polygraphy 0.53.6 deprecates `--onnx-outputs mark all` (it warns) and 0.55 removes it; `*` marks every tensor."""
+    text = SCRIPT.read_text(encoding="utf-8")
+    assert "mark all" not in text.replace("`mark all`", "") and "--onnx-outputs '*'" in text
+    assert 'find_command("polygraphy")' in text  # not only a `polygraphy` on PATH
+
+
 def test_unknown_options_show_the_usage(tmp_path, lite0_onnx):
     completed = run_script(str(lite0_onnx), "--int4")
     assert completed.returncode == 2 and "usage:" in completed.stderr and "--int8 [--model NAME]" in completed.stderr

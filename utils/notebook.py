@@ -34,6 +34,13 @@ def _tensorrt_run() -> str | None:
     return engine_execution_unavailable()
 
 
+def _polygraphy_tensorrt_run() -> str | None:
+    """Engines run here, and Polygraphy's TensorRT runner can load the CUDA runtime (its own wrapper looks for libcudart)."""
+    from utils.compare.runs import polygraphy_cuda_unavailable
+
+    return _tensorrt_run() or polygraphy_cuda_unavailable()
+
+
 def _binding_run(binding: str) -> Callable[[], str | None]:
     """Engines run here and `binding` ("pycuda", "cuda-python") is installed: for cells that call it directly."""
 
@@ -58,6 +65,7 @@ CAPABILITIES: dict[str, Callable[[], str | None]] = {
     "gpu": _gpu,
     "tensorrt-build": _tensorrt_build,
     "tensorrt-run": _tensorrt_run,
+    "polygraphy-tensorrt-run": _polygraphy_tensorrt_run,
     "tensorrt-run-pycuda": _binding_run("pycuda"),
     "tensorrt-run-cuda-python": _binding_run("cuda-python"),
 }
@@ -92,8 +100,9 @@ def run_cell(shell: Any, cell: str) -> Any:
 
 
 def skip_unless(line: str, cell: str) -> Any:
-    """The cell magic: `%%skip_unless CAPABILITY` (one of `CAPABILITIES`: gpu, tensorrt-build, tensorrt-run, and
-    tensorrt-run-pycuda / tensorrt-run-cuda-python for cells that call that CUDA binding themselves)."""
+    """The cell magic: `%%skip_unless CAPABILITY` (one of `CAPABILITIES`: gpu, tensorrt-build, tensorrt-run,
+    polygraphy-tensorrt-run for Polygraphy's TensorRT runner, and tensorrt-run-pycuda / tensorrt-run-cuda-python for
+    cells that call that CUDA binding themselves)."""
     from IPython import get_ipython
 
     capability = line.strip()

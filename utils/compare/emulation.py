@@ -2,7 +2,7 @@
 
 `utils.onnx.fp16_emulation` makes FP16 visible on a CPU by rounding every tensor of the FP16 nodes. Whether that
 is a good stand-in for a GPU is a measurement: `layer_predictions` runs, on the same inputs and with every
-intermediate tensor exposed (Polygraphy's `mark all`),
+intermediate tensor exposed (Polygraphy's `*`),
 
 * the FP32 model (the reference, ONNX Runtime CPU),
 * the emulation of the FP16 model's own FP16/FP32 split (ONNX Runtime CPU, optimizations off),

@@ -78,7 +78,7 @@ def cosine_similarity(reference: np.ndarray, target: np.ndarray) -> float:
 
 def layer_quality(reference: Mapping[str, np.ndarray], target: Mapping[str, np.ndarray]) -> list[TensorQuality]:
     """SQNR, cosine and max |difference| of every tensor both runs have (same name and shape), in the reference's
-    order, which for a `mark all` run is network order."""
+    order, which for a run with every tensor marked is network order."""
     import numpy as np
 
     rows = []

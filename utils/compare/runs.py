@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import glob
 import os
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -40,6 +42,45 @@ def run_onnxruntime(onnx_path: str | os.PathLike[str], feeds: Sequence[dict[str,
         return Comparator.run([runner], data_loader=list(feeds))
 
 
+def polygraphy_tensorrt() -> TensorRT:
+    """The installed TensorRT, made the one Polygraphy's TensorRT backend imports. Polygraphy imports `tensorrt`, or
+    `tensorrt_rtx` where its config says USE_TENSORRT_RTX (env POLYGRAPHY_USE_TENSORRT_RTX=1); TensorRT-RTX's PyPI
+    wheel installs its module as `tensorrt_rtx_bindings`, so that name is aliased first. Its TensorRT-RTX config
+    (`CreateConfigRTX`) refuses precision flags and leaves TF32 as TensorRT sets it (on)."""
+    import polygraphy.config
+
+    from utils.tensorrt.api import load_tensorrt
+
+    trt = load_tensorrt()
+    if trt.is_rtx != polygraphy.config.USE_TENSORRT_RTX and "polygraphy.backend.trt" in sys.modules:
+        wanted = "TensorRT-RTX" if trt.is_rtx else "the full TensorRT"
+        raise WorkbookError(f"Polygraphy's TensorRT backend was imported in this process before {wanted} was chosen; "
+                            "restart the kernel (or process) and run this first")
+    if trt.is_rtx:
+        sys.modules.setdefault("tensorrt_rtx", trt.module)
+        polygraphy.config.USE_TENSORRT_RTX = True
+    return trt
+
+
+def polygraphy_cuda_unavailable() -> str | None:
+    """Why Polygraphy's own CUDA wrapper (its TensorRT runner's buffers and stream) cannot load the CUDA runtime here,
+    with how to fix it, or None. It searches LD_LIBRARY_PATH, /usr/local/cuda/lib64, /usr/lib, /lib and pip's
+    `nvidia/cuda_runtime/lib`, but CUDA 13's pip wheels put libcudart in `nvidia/cu13/lib`."""
+    from polygraphy import cuda
+
+    try:
+        cuda.wrapper()
+    except (OSError, Exception) as exc:  # ctypes' OSError, or Polygraphy's own exception from G_LOGGER.critical
+        found = sorted({os.path.dirname(path) for entry in sys.path if os.path.isdir(entry)
+                        for path in glob.glob(os.path.join(entry, "nvidia", "*", "lib", "libcudart.so*"))})
+        fix = (f"export LD_LIBRARY_PATH={found[0]}:$LD_LIBRARY_PATH (where pip's CUDA wheel put it) and restart"
+               if found else "install the CUDA runtime (pip install nvidia-cuda-runtime-cu12, or the CUDA toolkit) and put "
+               "its lib folder on LD_LIBRARY_PATH")
+        reason = " ".join(str(exc).split())[:160] or type(exc).__name__
+        return f"Polygraphy cannot load the CUDA runtime library libcudart ({reason}); {fix}"
+    return None
+
+
 def run_tensorrt(onnx_path: str | os.PathLike[str], feeds: Sequence[dict[str, np.ndarray]], *, precision: str = "fp32",
                  mark_all: bool = False, batch: tuple[int, int, int] | None = None, tf32: bool = False,
                  runner_name: str | None = None) -> RunResults:
@@ -50,6 +91,15 @@ def run_tensorrt(onnx_path: str | os.PathLike[str], feeds: Sequence[dict[str, np
     deployed engine too (the `tensorrt` runtime does that). `tf32` is the same choice the workbook's engines
     record (off by default, as in Polygraphy), so both comparisons use the same FP32 arithmetic.
     """
+    from utils.artifacts import DEFAULT_ENGINE_BATCH, fp16_twin_path
+    from utils.environment import engine_execution_unavailable
+    from utils.onnx.export import load_onnx
+    from utils.onnx.precision import convert_to_fp16
+
+    reason = engine_execution_unavailable() or polygraphy_cuda_unavailable()
+    if reason:
+        raise WorkbookError(f"cannot run TensorRT here: {reason}")
+    trt = polygraphy_tensorrt()
     from polygraphy import constants
     from polygraphy.backend.trt import (
         CreateConfig,
@@ -62,16 +112,6 @@ def run_tensorrt(onnx_path: str | os.PathLike[str], feeds: Sequence[dict[str, np
     from polygraphy.comparator import Comparator
     from polygraphy.logger import G_LOGGER
 
-    from utils.artifacts import DEFAULT_ENGINE_BATCH, fp16_twin_path
-    from utils.environment import engine_execution_unavailable
-    from utils.onnx.export import load_onnx
-    from utils.onnx.precision import convert_to_fp16
-    from utils.tensorrt.api import load_tensorrt
-
-    reason = engine_execution_unavailable()
-    if reason:
-        raise WorkbookError(f"cannot run TensorRT here: {reason}")
-    trt = load_tensorrt()
     load_onnx(onnx_path)
     strongly_typed = precision == "fp16" and trt.strongly_typed_only
     if strongly_typed:
@@ -82,7 +122,12 @@ def run_tensorrt(onnx_path: str | os.PathLike[str], feeds: Sequence[dict[str, np
     batch = batch or DEFAULT_ENGINE_BATCH
     shape = list(next(iter(feeds[0].values())).shape[1:])
     profile = Profile().add(next(iter(feeds[0])), min=[batch[0], *shape], opt=[batch[1], *shape], max=[batch[2], *shape])
-    config = CreateConfig(fp16=True if precision == "fp16" and not strongly_typed else None, tf32=tf32, profiles=[profile])
+    if trt.is_rtx:
+        from polygraphy.backend.tensorrt_rtx import CreateConfigRTX
+
+        config = CreateConfigRTX(use_gpu=True, tf32=tf32, profiles=[profile])
+    else:
+        config = CreateConfig(fp16=True if precision == "fp16" and not strongly_typed else None, tf32=tf32, profiles=[profile])
     runner = TrtRunner(EngineFromNetwork(network, config=config), name=runner_name or f"tensorrt-{precision}")
     with G_LOGGER.verbosity(G_LOGGER.ERROR):
         return Comparator.run([runner], data_loader=list(feeds))
@@ -121,19 +166,22 @@ def polygraphy_tensorrt_model(onnx_path: str | os.PathLike[str], precision: str,
 
 
 def polygraphy_tensorrt_outputs(onnx_path: str | os.PathLike[str]) -> list[str]:
-    """What `polygraphy run --trt --trt-outputs` should mark to compare every layer: `mark all`, except for a Q/DQ
-    model, where the outputs of its compute nodes (the activations) and its graph outputs are listed by name. Marking the output of a
-    Q/DQ node, or a weight that feeds one, as `mark all` does, stops TensorRT from folding the pair into the layer
-    that reads it (NVIDIA/TensorRT #3788, #3813, #1864): the engine compared would no longer compute in INT8."""
+    """What `polygraphy run --trt --trt-outputs` should mark to compare every layer: `*` (every tensor; Polygraphy
+    0.53.6 deprecates its old spelling `mark all`), except for a Q/DQ model, where the outputs of its compute nodes
+    (the activations) and its graph outputs are listed by name. Marking the output of a Q/DQ node, or a weight that
+    feeds one, as `*` does, stops TensorRT from folding the pair into the layer that reads it (NVIDIA/TensorRT #3788,
+    #3813, #1864): the engine compared would no longer compute in INT8. Polygraphy reads each name as an fnmatch
+    pattern, so `[`, `*` and `?` in a tensor's name are escaped (`glob.escape`)."""
     from utils.onnx.export import load_onnx
     from utils.onnx.quantize import QDQ_OPS, is_quantized
 
     model = load_onnx(onnx_path)
     if not is_quantized(model):
-        return ["mark", "all"]
+        return ["*"]
     activations = [name for node in model.graph.node if node.op_type not in (*QDQ_OPS, "Constant")
                    for name in node.output if name]
-    return list(dict.fromkeys(activations + [output.name for output in model.graph.output]))  # the outputs stay marked
+    names = dict.fromkeys(activations + [output.name for output in model.graph.output])  # the outputs stay marked
+    return [glob.escape(name) for name in names]
 
 
 def results_from_arrays(outputs: Sequence[dict[str, np.ndarray]], runner_name: str) -> RunResults:

@@ -49,7 +49,7 @@ def tensor_types(model: onnx.ModelProto) -> dict[str, int]:
 
 
 def with_outputs(model: onnx.ModelProto, names: Iterable[str], types: Mapping[str, int] | None = None) -> onnx.ModelProto:
-    """A copy of `model` with every tensor in `names` also a graph output (Polygraphy's `mark all`), each of the
+    """A copy of `model` with every tensor in `names` also a graph output (Polygraphy's `*`), each of the
     element type `types` gives it (FLOAT where `types` is None or does not know it)."""
     import onnx
     from onnx import helper

@@ -19,7 +19,7 @@ they differ in how they rank and how they grow.
   instead of 30.1 dB), which is why the search does not re-run ModelOpt; `quantize_int8(..., exclude_nodes=kept,
   high_precision="fp16")` makes the TensorRT form, and for such Adds it quantizes a little more than was measured.
 * FP16: one evaluation with every intermediate tensor exposed (every node output marked as a graph output, as
-  Polygraphy's `mark all` does) measures, against the FP32 run, how much noise each node adds: its output's
+  Polygraphy's `*` does) measures, against the FP32 run, how much noise each node adds: its output's
   noise-to-signal ratio minus its worst input's (10^(-SQNR/10), so noise powers add and a node fed by an exact graph
   input still gets a finite score; an output that becomes inf or NaN from finite inputs is the most sensitive of
   all). Candidates are evaluated by emulation on the FP32 graph (`utils.onnx.fp16_emulation`: every FP16 tensor
