@@ -142,7 +142,6 @@ print("engine bytes", plan.nbytes)
 def test_polygraphy_without_libcudart_is_one_line_saying_how_to_fix_it(monkeypatch):
     """Polygraphy's CUDA wrapper does not look in `nvidia/cu13/lib`, where CUDA 13's pip wheels put libcudart. Here
     the wrapper is made to fail as ctypes does when the library is missing (a double of that failure)."""
-    from polygraphy import cuda
     from polygraphy.cuda import cuda as polygraphy_cuda
 
     from utils.compare.runs import polygraphy_cuda_unavailable
@@ -156,5 +155,3 @@ def test_polygraphy_without_libcudart_is_one_line_saying_how_to_fix_it(monkeypat
     assert reason is not None and "\n" not in reason
     assert reason.startswith("Polygraphy cannot load the CUDA runtime library libcudart (libcudart.so: cannot open")
     assert "LD_LIBRARY_PATH" in reason
-    monkeypatch.undo()
-    cuda.wrapper  # the real wrapper is left as it was
