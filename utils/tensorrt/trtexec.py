@@ -8,22 +8,33 @@ TensorRT 8.6 to 11.1: after "=== Performance summary ===", lines such as
         percentile(90%) = 4.54346 ms, percentile(95%) = 4.98193 ms, percentile(99%) = 6.56958 ms   (one line)
     [12/03/2026-10:00:00] [I] GPU Compute Time: min = ..., median = ..., percentile(99%) = ... ms
 
-What the flags mean moved in TensorRT 11 (`samples/common/sampleOptions.cpp`, release/11.0): CUDA graphs and
-no data transfers became the defaults, `--useCudaGraph` and `--noDataTransfers` no-ops, and the precision flags
-(`--fp16`, `--int8`, `--best`) were removed, since every network is strongly typed. `trtexec_command` writes the
-flags each version needs to time the device-resident engine with a CUDA graph, as the workbook's "device" rows do.
+What the flags mean moved in TensorRT 11 (`samples/common/sampleOptions.cpp` at v11.1; `samples/trtexecCommon/` from
+11.4): CUDA graphs, no data transfers and spin-waiting on events became the defaults, and a profiled run is always a
+second run apart from the timed one; `--useCudaGraph`, `--noDataTransfers`, `--useSpinWait` and `--separateProfileRun`
+became no-ops (`--noCudaGraph`, `--includeDataTransfers` and `--noSpinWait` undo them), and the precision flags
+(`--fp16`, `--int8`, `--best`) were removed, since every network is strongly typed. In 10.x (v10.16's sampleOptions.h)
+all four are off unless asked for. `trtexec_command` passes 11's defaults explicitly before 11, so 10.x and 11.x
+numbers are measured the same way: the device-resident engine replayed as a CUDA graph, events waited on by spinning,
+as the workbook's "device" rows do. TensorRT-RTX (version 1.x) is not "before 11": it has its own tool, `tensorrt_rtx`
+(in its zip and tar packages, not the pip wheels), whose defaults are 11's ("excludes host-to-device and
+device-to-host transfers, uses spin-wait synchronization, and enables whole-graph RTX CUDA capture by default").
 """
 
 from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
+from utils.commands import command_unavailable, find_command
 from utils.errors import WorkbookError
+
+if TYPE_CHECKING:
+    from utils.tensorrt.api import TensorRT
 
 METRICS = {"Latency": "latency", "Enqueue Time": "enqueue", "H2D Latency": "h2d", "GPU Compute Time": "gpu_compute",
            "D2H Latency": "d2h"}
@@ -46,15 +57,25 @@ class TrtexecSummary:
     metrics: dict[str, Statistic]  # "latency", "enqueue", "h2d", "gpu_compute", "d2h"
 
 
+# What TensorRT 11's trtexec (and tensorrt_rtx) does by default, spelled out for 8.6 and 10.x.
+DEFAULTS_OF_11 = ("--useCudaGraph", "--noDataTransfers", "--useSpinWait", "--separateProfileRun")
+
+
+def tool_name(tensorrt: TensorRT | None) -> str:
+    """`trtexec` for TensorRT (None: the newest), `tensorrt_rtx` for TensorRT-RTX."""
+    return "tensorrt_rtx" if tensorrt is not None and tensorrt.is_rtx else "trtexec"
+
+
 def trtexec_command(engine: str | os.PathLike[str], input_name: str, shape: tuple[int, ...], *,
-                    tensorrt_major: int, duration_s: int = 3, warmup_ms: int = 500,
+                    tensorrt: TensorRT | None, duration_s: int = 3, warmup_ms: int = 500,
                     percentiles: tuple[float, ...] = (50, 90, 99)) -> list[str]:
-    """The trtexec command line that times `engine` at `shape` on the device, replayed as a CUDA graph."""
-    command = ["trtexec", f"--loadEngine={Path(engine)}", f"--shapes={input_name}:{'x'.join(map(str, shape))}",
+    """The command line that times `engine` at `shape` on the device, replayed as a CUDA graph, with the tool and
+    flags of `tensorrt` (`utils.tensorrt.api.tensorrt_or_none()`; None writes TensorRT 11's)."""
+    command = [tool_name(tensorrt), f"--loadEngine={Path(engine)}", f"--shapes={input_name}:{'x'.join(map(str, shape))}",
                f"--warmUp={warmup_ms}", f"--duration={duration_s}",
                f"--percentile={','.join(f'{q:g}' for q in percentiles)}"]
-    if tensorrt_major < 11:  # from 11 on, CUDA graphs and no data transfers are the defaults (the flags are no-ops)
-        command += ["--useCudaGraph", "--noDataTransfers"]
+    if tensorrt is not None and not tensorrt.is_rtx and tensorrt.major < 11:
+        command += list(DEFAULTS_OF_11)
     return command
 
 
@@ -85,18 +106,15 @@ def parse_summary(text: str) -> TrtexecSummary:
     return TrtexecSummary(throughput, metrics)
 
 
-def trtexec_unavailable() -> str | None:
-    return None if shutil.which("trtexec") else ("trtexec is not on the PATH (it ships with the TensorRT tar or "
-                                                 "deb packages, in TensorRT's bin/ folder; the pip wheels do not have it)")
+def trtexec_unavailable(tensorrt: TensorRT | None = None) -> str | None:
+    """Why the timing tool of `tensorrt` (trtexec, or tensorrt_rtx; trtexec if None) cannot run here, or None."""
+    return command_unavailable(tool_name(tensorrt))
 
 
 def run_trtexec(command: list[str], timeout_s: float = 300) -> TrtexecSummary:
-    """Run a command from `trtexec_command` and parse its summary; trtexec's own last error line if it fails."""
-    reason = trtexec_unavailable()
-    if reason:
-        raise WorkbookError(reason)
-    completed = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s)
+    """Run a command from `trtexec_command` and parse its summary; the tool's own last error line if it fails."""
+    completed = subprocess.run([*find_command(command[0]), *command[1:]], capture_output=True, text=True, timeout=timeout_s)
     if completed.returncode != 0:
         errors = [line for line in (completed.stderr + completed.stdout).splitlines() if "[E]" in line or "FAIL" in line]
-        raise WorkbookError(f"trtexec failed ({errors[-1].strip() if errors else f'exit status {completed.returncode}'})")
+        raise WorkbookError(f"{command[0]} failed ({errors[-1].strip() if errors else f'exit status {completed.returncode}'})")
     return parse_summary(completed.stdout)
