@@ -115,7 +115,7 @@ def _timed_loop(row: BenchmarkRow, iterations: int, device: str, dtype: Any, lay
                 for _ in range(3):
                     forward(x)
             torch.cuda.current_stream().wait_stream(side)
-            with torch.cuda.graph(graph):
+            with torch.cuda.graph(graph, capture_error_mode="thread_local"):
                 y = forward(x)
             step: Any = lambda _: graph.replay()  # noqa: E731
         else:

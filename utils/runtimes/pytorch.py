@@ -200,7 +200,8 @@ class PyTorchCudaGraphs(PyTorchCuda):
                     self.model(self.model_in)
             torch.cuda.current_stream().wait_stream(side)
             self.graph = torch.cuda.CUDAGraph()
-            with torch.cuda.graph(self.graph):
+            with torch.cuda.graph(self.graph, capture_error_mode="thread_local"):  # as trtexec captures: other
+                # threads' CUDA calls (the Jupyter kernel's, a data loader's) do not invalidate the capture
                 self.device_out = self.model(self.model_in)
         torch.cuda.synchronize()
         self.setup_s = time.perf_counter() - started

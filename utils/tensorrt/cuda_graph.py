@@ -32,7 +32,7 @@ class CapturedGraph:
         self.stream = runtime.cudaStream_t(int(stream_handle))
         enqueue()  # outside capture: TensorRT's deferred work is not recorded in the graph
         check_cuda(runtime.cudaStreamSynchronize(self.stream), "cudaStreamSynchronize")
-        check_cuda(runtime.cudaStreamBeginCapture(self.stream, runtime.cudaStreamCaptureMode.cudaStreamCaptureModeGlobal),
+        check_cuda(runtime.cudaStreamBeginCapture(self.stream, runtime.cudaStreamCaptureMode.cudaStreamCaptureModeThreadLocal),
                    "cudaStreamBeginCapture")
         try:
             enqueue()
