@@ -9,7 +9,6 @@ import threading
 from types import SimpleNamespace
 
 import numpy as np
-import pytest
 
 from tests.engine_doubles import IdentityEngine
 from tests.test_tensorrt_runner import gpu_test, needs_cuda_python

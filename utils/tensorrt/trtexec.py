@@ -27,7 +27,6 @@ import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 from utils.commands import command_unavailable, find_command
