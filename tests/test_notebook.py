@@ -18,15 +18,15 @@ def shell(monkeypatch):
 
 
 def test_a_cell_needing_a_missing_capability_prints_the_reason_and_runs_nothing(shell, monkeypatch, capsys):
-    monkeypatch.setitem(notebook.CAPABILITIES, "gpu", lambda: "no CUDA GPU visible")
-    result = shell.run_cell("%%skip_unless gpu\nran = True\n1 / 0\n")
+    monkeypatch.setitem(notebook.CAPABILITIES, "pytorch-cuda", lambda: "no CUDA GPU visible")
+    result = shell.run_cell("%%skip_unless pytorch-cuda\nran = True\n1 / 0\n")
     assert result.success and "ran" not in shell.user_ns
-    assert capsys.readouterr().out.strip() == "SKIPPED (needs gpu): no CUDA GPU visible"
+    assert capsys.readouterr().out.strip() == "SKIPPED (needs pytorch-cuda): no CUDA GPU visible"
 
 
 def test_where_the_capability_is_present_the_cell_runs_as_written(shell, monkeypatch):
-    monkeypatch.setitem(notebook.CAPABILITIES, "gpu", lambda: None)
-    result = shell.run_cell("%%skip_unless gpu\nimport math\nran = math.sqrt(16)\n%time ran * 2\n")
+    monkeypatch.setitem(notebook.CAPABILITIES, "pytorch-cuda", lambda: None)
+    result = shell.run_cell("%%skip_unless pytorch-cuda\nimport math\nran = math.sqrt(16)\n%time ran * 2\n")
     assert result.success and shell.user_ns["ran"] == 4.0
     assert result.result == 8.0  # the last expression is the cell's value, as in an ordinary cell
 
@@ -42,7 +42,7 @@ def test_the_capabilities_are_the_environment_checks(monkeypatch):
 
     monkeypatch.setattr(environment, "engine_execution_unavailable", lambda: "no GPU here")
     assert notebook.missing("tensorrt-run") == "no GPU here"
-    with pytest.raises(WorkbookError, match="unknown capability 'cuda'; use one of: gpu, tensorrt-build, tensorrt-run, "
+    with pytest.raises(WorkbookError, match="unknown capability 'cuda'; use one of: pytorch-cuda, tensorrt-build, tensorrt-run, "
                                             "polygraphy-tensorrt-run, tensorrt-run-pycuda, tensorrt-run-cuda-python"):
         notebook.missing("cuda")
 

@@ -31,10 +31,58 @@ def imported_version(module_name: str) -> str | None:
 
 
 def gpu_unavailable() -> str | None:
-    """Why no CUDA GPU can be used here, or None."""
-    from utils.gpu import current_gpu
+    """Why the driver shows no NVIDIA GPU here, or None."""
+    from utils.gpu import probe_gpu
 
-    return "no CUDA GPU visible (torch.cuda.is_available() is False)" if current_gpu() is None else None
+    gpu, reason = probe_gpu()
+    return f"no NVIDIA GPU found ({reason})" if gpu is None else None
+
+
+def pytorch_gpu_unavailable() -> str | None:
+    """Why PyTorch cannot use a GPU here (none, a CPU-only wheel, a driver too old for its CUDA), or None."""
+    from utils.gpu import pytorch_cuda_unavailable
+
+    return gpu_unavailable() or pytorch_cuda_unavailable()
+
+
+def tensorrt_gpu_unavailable() -> str | None:
+    """Why the installed TensorRT cannot start on the GPU here (its Runtime is made once to find out), or None."""
+    reason = engine_load_unavailable()
+    if reason is not None:
+        return reason
+    from utils.errors import WorkbookError
+    from utils.tensorrt.api import load_tensorrt
+    from utils.tensorrt.logger import shared_logger
+
+    trt = load_tensorrt()
+    logger = shared_logger(trt)
+    try:
+        with logger.capture(operation=f"starting {trt.display_name}'s runtime"):
+            trt.module.Runtime(logger.trt_logger)
+    except WorkbookError as exc:
+        return str(exc)
+    return None
+
+
+def binding_gpu_unavailable() -> str | None:
+    """Why no CUDA binding (cuda-python or pycuda) can start on the GPU here, or None."""
+    from utils.errors import WorkbookError
+    from utils.tensorrt.cuda_binding import cuda_binding, cuda_binding_unavailable
+
+    reason = gpu_unavailable() or cuda_binding_unavailable()
+    if reason is not None:
+        return reason
+    try:
+        cuda_binding()
+    except WorkbookError as exc:
+        return str(exc)
+    return None
+
+
+def gpu_access() -> dict[str, str | None]:
+    """Who can use the GPU here: its driver, PyTorch, TensorRT and the CUDA binding; for each, None or why not."""
+    return {"driver": gpu_unavailable(), "PyTorch": pytorch_gpu_unavailable(), "TensorRT": tensorrt_gpu_unavailable(),
+            "CUDA binding": binding_gpu_unavailable()}
 
 
 def onnxruntime_provider_unavailable(provider: str) -> str | None:
@@ -58,7 +106,7 @@ def engine_build_unavailable() -> str | None:
     if trt is None:
         return f"no TensorRT is installed ({INSTALL_HINT})"
     if current_gpu() is None and not trt.is_rtx:
-        return f"{trt.display_name} needs an NVIDIA GPU to build engines and none is visible"
+        return f"{trt.display_name} needs an NVIDIA GPU to build engines: {gpu_unavailable()}"
     return None
 
 
@@ -69,7 +117,7 @@ def engine_load_unavailable() -> str | None:
 
     gpu = current_gpu()
     if gpu is None:
-        return "running a TensorRT engine needs an NVIDIA GPU and none is visible here"
+        return f"running a TensorRT engine needs an NVIDIA GPU: {gpu_unavailable()}"
     trt = tensorrt_or_none()
     if trt is None:
         return f"no TensorRT is installed ({INSTALL_HINT})"
@@ -153,7 +201,8 @@ def describe() -> dict[str, str]:
         "onnx": package_version("onnx") or "not installed",
         "onnxruntime": f"{imported_version('onnxruntime')} ({providers})",
         "polygraphy": package_version("polygraphy") or "not installed",
-        "gpu": f"{gpu.name} (compute capability {gpu.compute_capability}, {gpu.memory_gib} GiB)" if gpu else "none visible",
+        "gpu": (f"{gpu.name} (compute capability {gpu.compute_capability}, {gpu.memory_gib} GiB"
+                + (f", driver for CUDA {gpu.driver_cuda}" if gpu.driver_cuda else "") + ")") if gpu else "none found",
         "tensorrt": f"{trt.display_name} (module {trt.import_name})" if trt else "not installed",
         "pycuda": package_version("pycuda") or "not installed",
         "cuda-python": package_version("cuda-bindings") or package_version("cuda-python") or "not installed",

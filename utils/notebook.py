@@ -16,10 +16,10 @@ from collections.abc import Callable
 from typing import Any
 
 
-def _gpu() -> str | None:
-    from utils.environment import gpu_unavailable
+def _pytorch_cuda() -> str | None:
+    from utils.environment import pytorch_gpu_unavailable
 
-    return gpu_unavailable()
+    return pytorch_gpu_unavailable()
 
 
 def _tensorrt_build() -> str | None:
@@ -62,7 +62,7 @@ def _binding_run(binding: str) -> Callable[[], str | None]:
 
 # Capability -> function giving the reason it is missing (None where it is there).
 CAPABILITIES: dict[str, Callable[[], str | None]] = {
-    "gpu": _gpu,
+    "pytorch-cuda": _pytorch_cuda,
     "tensorrt-build": _tensorrt_build,
     "tensorrt-run": _tensorrt_run,
     "polygraphy-tensorrt-run": _polygraphy_tensorrt_run,
@@ -100,7 +100,7 @@ def run_cell(shell: Any, cell: str) -> Any:
 
 
 def skip_unless(line: str, cell: str) -> Any:
-    """The cell magic: `%%skip_unless CAPABILITY` (one of `CAPABILITIES`: gpu, tensorrt-build, tensorrt-run,
+    """The cell magic: `%%skip_unless CAPABILITY` (one of `CAPABILITIES`: pytorch-cuda, tensorrt-build, tensorrt-run,
     polygraphy-tensorrt-run for Polygraphy's TensorRT runner, and tensorrt-run-pycuda / tensorrt-run-cuda-python for
     cells that call that CUDA binding themselves)."""
     from IPython import get_ipython

@@ -93,9 +93,9 @@ class PyTorchCuda(Runtime):
 
     @classmethod
     def unavailable_reason(cls) -> str | None:
-        from utils.environment import gpu_unavailable
+        from utils.environment import pytorch_gpu_unavailable
 
-        return gpu_unavailable()
+        return pytorch_gpu_unavailable()
 
     def __init__(self, model_name: str, precision: str = "fp32", *, max_batch: int = 32, model: Any = None,
                  options: Sequence[str] = ()) -> None:
