@@ -79,7 +79,7 @@ def test_pytorch_built_for_a_newer_cuda_says_what_it_said(monkeypatch):
     import torch
 
     def is_available():
-        warnings.warn("CUDA initialization: The NVIDIA driver on your system is too old (found version 12080).")
+        warnings.warn("CUDA initialization: The NVIDIA driver on your system is too old (found version 12080).", stacklevel=2)
         return False
 
     monkeypatch.setattr(torch.version, "cuda", "13.0")

@@ -33,7 +33,9 @@ def _from_cuda_driver(driver: Any = None) -> tuple[GpuInfo | None, str]:
             return None, "cuda-python is not installed"
     try:
         (error,) = driver.cuInit(0)
-    except Exception as exc:  # cuda-python raises its own error where libcuda (the driver) cannot be found
+    except Exception as exc:  # cuda-python raises its own error (DynamicLibNotFoundError) where libcuda is missing
+        if type(exc).__name__ == "DynamicLibNotFoundError":
+            return None, "no NVIDIA driver (libcuda) is installed"
         return None, " ".join(str(exc).split())[:200] or type(exc).__name__
     success = driver.CUresult.CUDA_SUCCESS
     if error != success:
