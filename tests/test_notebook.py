@@ -68,3 +68,36 @@ def test_cells_that_call_one_cuda_binding_need_that_binding(monkeypatch):
     assert notebook.missing("tensorrt-run-pycuda").startswith("the CUDA binding pycuda is not installed")
     monkeypatch.setattr(environment, "engine_execution_unavailable", lambda: "no GPU here")
     assert notebook.missing("tensorrt-run-cuda-python") == "no GPU here"
+
+
+def test_notebook_03_runs_an_engine_by_hand_with_either_binding():
+    """Notebook 03's cells that call a CUDA binding each say which (`tensorrt-run-cuda-python`/`-pycuda`) and come in
+    twins that define the same names; every other engine cell, exercise 03.4 included, uses only those names and
+    TensorRT's, so a learner with cuda-python alone (the default install) or pycuda alone can run all of them."""
+    import ast
+    import json
+    from pathlib import Path
+
+    notebook_path = Path(__file__).resolve().parent.parent / "notebooks" / "03_inference.ipynb"
+    cells = ["".join(c["source"]) for c in json.loads(notebook_path.read_text(encoding="utf-8"))["cells"]
+             if c["cell_type"] == "code"]
+    defined: dict[str, set[str]] = {"cuda-python": set(), "pycuda": set()}
+    used_by_engine_cells: set[str] = set()
+    for source in cells:
+        first, _, body = source.partition("\n")
+        capability = first.split()[1] if first.startswith("%%skip_unless") else None
+        code = body if capability else source
+        tree = ast.parse("\n".join(line for line in code.splitlines() if not line.lstrip().startswith("%")))
+        loads = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+        stores = {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}  # what the cell leaves defined
+        stores |= {n.id for node in tree.body if isinstance(node, ast.Assign) for target in node.targets
+                   for n in ast.walk(target) if isinstance(n, ast.Name)}
+        if capability in ("tensorrt-run-cuda-python", "tensorrt-run-pycuda"):
+            defined[capability.removeprefix("tensorrt-run-")] |= stores
+        else:
+            assert not {"cuda", "cudart"} & loads, f"a cell calls a CUDA binding without saying which:\n{source}"
+            if capability == "tensorrt-run":
+                used_by_engine_cells |= loads
+    shared = used_by_engine_cells & defined["cuda-python"]
+    assert {"alloc", "to_device", "from_device", "sync", "free", "stream_handle"} <= shared
+    assert shared == used_by_engine_cells & defined["pycuda"]

@@ -43,9 +43,10 @@ def installed(monkeypatch, *modules: str) -> None:
 # --- choosing a binding ----------------------------------------------------------------------------------------------
 
 
-def test_auto_prefers_pycuda_then_cuda_python(monkeypatch):
+def test_auto_prefers_cuda_python_the_default_install_then_pycuda(monkeypatch):
+    """cuda-python is what requirements-gpu.txt installs (binary wheels); pycuda, which needs nvcc, is the option."""
     installed(monkeypatch, "pycuda", "cuda.bindings")
-    assert binding_name() == binding_name("auto") == "pycuda"
+    assert binding_name() == binding_name("auto") == "cuda-python"
     installed(monkeypatch, "cuda.bindings")
     assert binding_name() == "cuda-python"
     installed(monkeypatch, "pycuda")
@@ -62,7 +63,8 @@ def test_an_explicit_choice_wins_over_auto_and_the_environment(monkeypatch):
 
 def test_neither_binding_installed_is_a_one_line_error_naming_both_installs(monkeypatch):
     installed(monkeypatch)
-    with pytest.raises(WorkbookError, match=r"pip install cuda-python \(binary wheels.*or pycuda \(builds with the CUDA toolkit's nvcc\)") as error:
+    with pytest.raises(WorkbookError, match=r"pip install -r requirements-gpu.txt \(cuda-python, binary wheels\), or pycuda where "
+                                            r"the CUDA toolkit's nvcc is installed") as error:
         binding_name()
     assert "\n" not in str(error.value)
     assert cuda_binding.cuda_binding_unavailable() == str(error.value)
@@ -80,7 +82,7 @@ def test_a_missing_explicit_binding_says_what_to_install_or_choose(monkeypatch):
 
 def test_an_unknown_binding_name_lists_the_choices(monkeypatch):
     installed(monkeypatch, "pycuda", "cuda.bindings")
-    with pytest.raises(WorkbookError, match=r"^there is no CUDA binding 'cupy'; use one of: pycuda, cuda-python, auto$"):
+    with pytest.raises(WorkbookError, match=r"^there is no CUDA binding 'cupy'; use one of: cuda-python, pycuda, auto$"):
         binding_name("cupy")
     monkeypatch.setenv(BINDING_ENV_VAR, "cuda_python")
     with pytest.raises(WorkbookError, match=rf"^{BINDING_ENV_VAR}='cuda_python' is not a CUDA binding; use one of"):

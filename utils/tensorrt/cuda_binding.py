@@ -1,14 +1,14 @@
 """The two CUDA bindings the TensorRT runner can use, behind one small interface: pycuda and cuda-python.
 
-pycuda is what the workbook has always taught, and the default where it is installed; but it builds from source
-against the CUDA toolkit (nvcc and the headers). cuda-python (`cuda.bindings.runtime`, NVIDIA's bindings of the CUDA
-runtime API, which TensorRT's own Python samples use since 10.x) installs as binary wheels, so a machine with only a
-driver can run engines too. `CudaBinding` is what the runner needs of either: pinned host arrays, device memory,
+cuda-python (`cuda.bindings.runtime`, NVIDIA's bindings of the CUDA runtime API, which TensorRT's own Python samples
+use) installs as binary wheels, so a machine with only a driver can run engines: it is the default, and
+requirements-gpu.txt installs it. pycuda, which the workbook taught first, builds from source against the CUDA toolkit
+(nvcc and the headers): it is the optional one. `CudaBinding` is what the runner needs of either: pinned host arrays, device memory,
 asynchronous copies on a stream, streams and events. Both give the same semantics, so the buffers, copies and timers
 of utils.tensorrt.cuda_memory are written once.
 
 Which binding: `cuda_binding("pycuda" | "cuda-python" | "auto")`, or $WORKBOOK_CUDA_BINDING for the whole process;
-"auto" (the default) is pycuda where it is importable, else cuda-python. Both work in device 0's *primary* context,
+"auto" (the default) is cuda-python where it is importable, else pycuda. Both work in device 0's *primary* context,
 the one PyTorch uses, so a binding and PyTorch (or both bindings) can share a process without "invalid device
 context" errors: pycuda through `pycuda.autoprimaryctx`, cuda-python because the runtime API always uses the primary
 context (`cudaSetDevice(0)` makes it current and initialises it). Nothing is imported until a binding is made.
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     import numpy as np
 
 BINDING_ENV_VAR = "WORKBOOK_CUDA_BINDING"
-BINDINGS = ("pycuda", "cuda-python")  # the order "auto" tries them in
+BINDINGS = ("cuda-python", "pycuda")  # the order "auto" tries them in
 AUTO = "auto"
 _MODULES = {"pycuda": "pycuda", "cuda-python": "cuda.bindings"}
 _INSTALL_HINTS = {"pycuda": "pip install pycuda (it builds against the CUDA toolkit, so it needs nvcc)",
@@ -123,8 +123,8 @@ def binding_name(requested: str | None = None) -> str:
     installed = installed_bindings()
     if name == AUTO:
         if not installed:
-            raise WorkbookError("neither CUDA binding is installed: pip install cuda-python (binary wheels, no CUDA "
-                                "toolkit needed), or pycuda (builds with the CUDA toolkit's nvcc); see requirements-gpu.txt")
+            raise WorkbookError("neither CUDA binding is installed: pip install -r requirements-gpu.txt (cuda-python, "
+                                "binary wheels), or pycuda where the CUDA toolkit's nvcc is installed")
         return installed[0]
     if name not in installed:
         (other,) = (b for b in BINDINGS if b != name)
