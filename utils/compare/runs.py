@@ -185,7 +185,7 @@ def polygraphy_tensorrt_outputs(onnx_path: str | os.PathLike[str]) -> list[str]:
 
 
 def results_from_arrays(outputs: Sequence[dict[str, np.ndarray]], runner_name: str) -> RunResults:
-    """Wrap outputs computed elsewhere (PyTorch, the pycuda runner) as Polygraphy results, one dict per iteration."""
+    """Wrap outputs computed elsewhere (PyTorch, the workbook's runner) as Polygraphy results, one dict per iteration."""
     from polygraphy.comparator import RunResults
 
     results = RunResults()

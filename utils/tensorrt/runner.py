@@ -5,7 +5,7 @@
 
 Buffers are allocated once, pinned on the host and sized from the optimization profile's maximum shapes; one
 stream carries the copies and the execution; `close()` (or leaving the `with` block) frees everything. The CUDA
-calls go through pycuda or cuda-python (utils.tensorrt.cuda_binding: pycuda where it is installed, unless
+calls go through cuda-python or pycuda (utils.tensorrt.cuda_binding: cuda-python where it is installed, unless
 `cuda_binding=` or $WORKBOOK_CUDA_BINDING says otherwise), with the same buffers and copies either way.
 
 What TensorRT's Python API reports by return value rather than by exception is checked here: a context it could
