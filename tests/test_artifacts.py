@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
 import pytest
 
 from utils import artifacts
@@ -66,3 +67,28 @@ def test_onnx_model_exports_once_and_refreshes_a_stale_fp16_twin(tmp_path, monke
     os.utime(fp32, ns=(made + 10**9, made + 10**9))  # a newer export
     artifacts.onnx_model("efficientnet_lite0", "fp16")
     assert twin.stat().st_mtime_ns > made
+
+
+def test_the_fp16_twin_is_made_from_photos_and_remade_when_made_otherwise(tmp_path, monkeypatch, lite0_onnx):
+    """AutoCast decides which nodes stay FP32 from the FP32 model's values on reference inputs: the workbook gives it
+    the first calibration photos, not its own random values in [-1, 1]; a twin made otherwise is made again."""
+    import shutil
+
+    from utils.onnx.precision import convert_to_fp16, stored_recipe
+
+    monkeypatch.setenv(artifacts.BUILD_DIR_ENV_VAR, str(tmp_path))
+    fp32 = artifacts.onnx_path("efficientnet_lite0")
+    shutil.copy(lite0_onnx, fp32)
+    calls = []
+    real = artifacts.autocast_reference
+    monkeypatch.setattr(artifacts, "autocast_reference", lambda name: calls.append(name) or real(name))
+    twin = artifacts.onnx_model("efficientnet_lite0", "fp16")
+    assert calls == ["efficientnet_lite0"]
+    assert stored_recipe(twin) == "reference: 32 calibration inputs of efficientnet_lite0; kept in FP32: none"
+    reference = real("efficientnet_lite0")
+    np.testing.assert_array_equal(reference, artifacts.calibration_set("efficientnet_lite0")[:32])
+    convert_to_fp16(fp32, twin)  # newer than its source, but made from AutoCast's random inputs
+    assert stored_recipe(twin) is None
+    assert artifacts.onnx_model("efficientnet_lite0", "fp16") == twin and stored_recipe(twin).startswith("reference: 32")
+    kept = artifacts.fp16_model(fp32, exclude_nodes=["/blocks/blocks.0/blocks.0.0/conv_dw/Conv"])
+    assert stored_recipe(kept).endswith("kept in FP32: /blocks/blocks.0/blocks.0.0/conv_dw/Conv")

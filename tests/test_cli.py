@@ -209,7 +209,7 @@ def test_inspect_json_file_report(capsys):
     assert len(rows) == 1 and rows[0].rstrip().endswith("node_linear, node_relu_2") and " FP16 " in rows[0]
     assert any(line.split()[:2] == ["2", "Reformatting"] and " reformat " in line for line in out.splitlines())
     assert f"{MNIST_FP16}: 26 layers (22 compute, 2 reformat, 2 no-op); I/O tensors x, y, z" in out
-    assert "compute layers per precision (read from their inputs): FP32 4, FP16 16, INT32 2" in out
+    assert "compute layers per precision (the narrowest each reads or writes): FP32 4, FP16 16, INT32 2" in out
 
 
 def test_inspect_json_file_diff_expect_and_figure(tmp_path, capsys):

@@ -453,3 +453,75 @@ def test_a_refused_optimization_profile_is_a_one_line_error():
     assert engine_build._add_profile(trt, builder, network, config, (1, 2, 4))["input"]["max"] == [4, 3, 8, 8]
     with pytest.raises(WorkbookError, match=r"TensorRT refused the optimization profile .*'max': \[4, 3, 8, 8\].*MIN <= OPT <= MAX"):
         engine_build._add_profile(trt, builder, network, RefusingConfig(), (1, 2, 4))
+
+
+# TensorRT 11.2's refusal, word for word from NVIDIA/TensorRT #4838 (TensorRT 11.2.1.2, an RTX 4090): a strongly typed
+# FP16 grouped convolution has no kernel, and the build fails.
+NO_FP16_KERNEL_MESSAGES = (
+    "No low-precision conv kernel available for this strongly-typed Conv/ConvTranspose. Consider keeping "
+    "Conv/ConvTranspose and Q/DQ ops in FP32 (e.g. via modelopt.onnx.autocast.convert_to_f16 with "
+    "op_block_list=['Conv','ConvTranspose','QuantizeLinear','DequantizeLinear']). Failing node: {node}",
+    "IBuilder::buildSerializedNetworkToStream: Error Code 10: Internal Error (Could not find any implementation for "
+    "node {node}. In computeCosts at /_src/optimizer/common/tactic/optimizer.cpp:4211)",
+)
+
+
+def refusing_fp16_grouped_convolutions(real):
+    """A double of TensorRT 11.2 over TensorRT-RTX's real module: its Builder logs #4838's messages for the first
+    grouped convolution that reads FP16, and returns None, as 11.2 does; anything else is built for real."""
+
+    class Builder:
+        def __init__(self, logger):
+            self._builder, self._logger = real.Builder(logger), logger
+
+        def __getattr__(self, name):
+            return getattr(self._builder, name)
+
+        def build_serialized_network(self, network, config):
+            for index in range(network.num_layers):
+                layer = network.get_layer(index)
+                if layer.type == real.LayerType.CONVOLUTION and layer.get_input(0).dtype == real.DataType.HALF:
+                    layer.__class__ = real.IConvolutionLayer
+                    if layer.num_groups > 1:
+                        for message in NO_FP16_KERNEL_MESSAGES:
+                            self._logger.log(real.ILogger.Severity.ERROR, message.format(node=layer.name))
+                        return None
+            return self._builder.build_serialized_network(network, config)
+
+    class Module:
+        def __getattr__(self, name):
+            return Builder if name == "Builder" else getattr(real, name)
+
+    return Module()
+
+
+@needs_cpu_build
+def test_an_fp16_build_tensorrt_refuses_is_made_again_with_the_named_nodes_in_fp32(tmp_path, onnx_copy, monkeypatch, capsys):
+    from dataclasses import replace
+
+    import onnx
+
+    from utils.tensorrt import api
+
+    real = load_tensorrt()
+    double = replace(real, module=refusing_fp16_grouped_convolutions(real.module))
+    monkeypatch.setattr(api, "load_tensorrt", lambda: double)
+    record, built = build_engine(onnx_copy, tmp_path / "fp16.engine", precision="fp16", batch=(1, 2, 4))
+    assert built and (tmp_path / "fp16.engine").stat().st_size == record.engine_bytes
+    grouped = engine_build.grouped_convolutions(onnx.load(str(onnx_copy)))
+    assert len(grouped) == 16  # EfficientNet-Lite0's depthwise convolutions
+    first, second = grouped[:2]
+    assert record.kept_in_fp32[:2] == [first, second] and sorted(record.kept_in_fp32) == sorted(grouped)
+    said = capsys.readouterr().out
+    assert f"has no FP16 kernel for {first} (a strongly typed grouped convolution, NVIDIA/TensorRT #4838): building " \
+           f"again with 1 node kept in FP32 ({first})" in said
+    assert f"has no FP16 kernel for {second}" in said and "building again with 16 nodes kept in FP32" in said
+    from utils.onnx.precision import stored_recipe
+    assert stored_recipe(record.built_onnx_file).endswith(f"kept in FP32: {', '.join(sorted(grouped))}")
+
+
+def test_only_tensorrts_fp16_kernel_message_names_nodes_to_keep():
+    logged = [message.format(node="node_223_Conv") for message in NO_FP16_KERNEL_MESSAGES]
+    assert engine_build.nodes_without_fp16_kernel(logged) == ("node_223_Conv",)
+    assert engine_build.nodes_without_fp16_kernel(logged[1:]) == ()  # "no implementation" alone has other causes
+    assert engine_build.nodes_without_fp16_kernel(["Network has dynamic or shape inputs"]) == ()

@@ -20,6 +20,7 @@ if it is missing (exporting, converting or building as needed) and return its pa
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +41,7 @@ FP16_SUFFIX = "_fp16"
 ONNX_PRECISIONS = ("fp32", "fp16", "int8", "int8-fp16")
 INT8_CALIBRATION_METHOD = "max"  # entropy as ModelOpt calls it depends on the order of the samples (notebook 06)
 INT8_PROFILE_SPLIT = 3  # nodes of the INT8 profile measured with only weights, or only activations, quantized
+AUTOCAST_REFERENCE_COUNT = 32  # calibration inputs AutoCast runs the FP32 model on to see each node's range
 
 
 def build_dir() -> Path:
@@ -139,7 +141,6 @@ def onnx_model(model_name: str, precision: str = "fp32", opset: int | None = Non
     what it is made from. INT8 leaves unquantized the nodes `int8_profile` finds dominant."""
     from utils.models import get_model_spec
     from utils.onnx.export import DEFAULT_OPSET, export_onnx
-    from utils.onnx.precision import convert_to_fp16
 
     fp32 = onnx_path(model_name, "fp32", opset)
     if not fp32.exists():
@@ -150,7 +151,7 @@ def onnx_model(model_name: str, precision: str = "fp32", opset: int | None = Non
         return fp32
     path = onnx_path(model_name, precision, opset)
     if precision == "fp16":
-        return path if _newer(path, fp32) else convert_to_fp16(fp32, path)
+        return fp16_model(fp32, model_name)
     from utils.onnx.quantize import quantize_int8
 
     kept = int8_profile(model_name, opset).dominant()
@@ -158,6 +159,35 @@ def onnx_model(model_name: str, precision: str = "fp32", opset: int | None = Non
         return path
     return quantize_int8(fp32, path, calibration_set(model_name), method=INT8_CALIBRATION_METHOD,
                          high_precision="fp32" if precision == "int8" else "fp16", exclude_nodes=kept)
+
+
+def autocast_reference(model_name: str) -> np.ndarray:
+    """What AutoCast runs the FP32 model on to see each node's range: the first calibration inputs (real photos,
+    preprocessed as the model expects), not its own random values in [-1, 1], whose ranges are not an image's."""
+    return calibration_set(model_name)[:AUTOCAST_REFERENCE_COUNT]
+
+
+def fp16_model(fp32_onnx: str | os.PathLike[str], model_name: str | None = None, *,
+               exclude_nodes: Sequence[str] = ()) -> Path:
+    """The FP16 twin of an FP32 ONNX file (`fp16_twin_path`), made by AutoCast with `exclude_nodes` kept in FP32,
+    on `autocast_reference` of `model_name` (the selected model if None) where the file's input takes its images;
+    reused while it is newer than its source and was made the same way (the recipe in its metadata)."""
+    from utils.models import get_model_spec, selected_model_name
+    from utils.onnx.export import load_onnx
+    from utils.onnx.precision import convert_to_fp16, stored_recipe
+
+    fp32_onnx = Path(fp32_onnx)
+    spec = get_model_spec(selected_model_name(model_name))
+    model = load_onnx(fp32_onnx)
+    dims = [d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim]
+    takes_images = len(model.graph.input) == 1 and tuple(dims[1:]) == tuple(spec.input_shape)
+    reference = f"{AUTOCAST_REFERENCE_COUNT} calibration inputs of {spec.name}" if takes_images else "AutoCast's random inputs"
+    recipe = f"reference: {reference}; kept in FP32: {', '.join(sorted(exclude_nodes)) or 'none'}"
+    path = fp16_twin_path(fp32_onnx)
+    if _newer(path, fp32_onnx) and stored_recipe(path) == recipe:
+        return path
+    return convert_to_fp16(fp32_onnx, path, reference_inputs=autocast_reference(spec.name) if takes_images else None,
+                           exclude_nodes=exclude_nodes, recipe=recipe)
 
 
 def int8_profile_path(model_name: str, opset: int | None = None) -> Path:
@@ -259,22 +289,24 @@ def engine(model_name: str, precision: str, batch: tuple[int, int, int] = DEFAUL
     trt = load_tensorrt()
     path = engine_path(model_name, precision, batch, trt, tf32=tf32)
     source = onnx_model(model_name, trt.int8_onnx_precision if precision == "int8" else "fp32")
-    build_engine_file(source, path, precision=precision, batch=batch, tf32=tf32)
+    build_engine_file(source, path, precision=precision, batch=batch, tf32=tf32, model_name=model_name)
     return path
 
 
 def build_engine_file(onnx_file: str | os.PathLike[str], engine_file: str | os.PathLike[str], *, precision: str,
-                      timing_cache: str | os.PathLike[str] | None = None, **options: Any) -> tuple[EngineRecord, bool]:
-    """`utils.tensorrt.build.build_engine` with the workbook's file names: the FP16 twin where networks are strongly
-    typed, and the timing cache of this TensorRT and GPU unless `timing_cache` names another."""
+                      timing_cache: str | os.PathLike[str] | None = None, model_name: str | None = None,
+                      **options: Any) -> tuple[EngineRecord, bool]:
+    """`utils.tensorrt.build.build_engine` with the workbook's files: the FP16 twin (`fp16_model`, on the reference
+    inputs of `model_name`) where networks are strongly typed, and the timing cache of this TensorRT and GPU unless
+    `timing_cache` names another."""
     from utils.gpu import current_gpu
     from utils.tensorrt.api import load_tensorrt
     from utils.tensorrt.build import build_engine
 
     trt = load_tensorrt()
     cache = Path(timing_cache) if timing_cache else timing_cache_path(trt, current_gpu()) if trt.has_timing_cache else None
-    return build_engine(onnx_file, engine_file, precision=precision, fp16_onnx_path=fp16_twin_path(onnx_file),
-                        timing_cache_path=cache, **options)
+    return build_engine(onnx_file, engine_file, precision=precision, timing_cache_path=cache,
+                        fp16_model=lambda keep: fp16_model(onnx_file, model_name, exclude_nodes=keep), **options)
 
 
 def timing_cache_path(tensorrt: TensorRT, gpu: GpuInfo | None) -> Path:

@@ -91,10 +91,9 @@ def run_tensorrt(onnx_path: str | os.PathLike[str], feeds: Sequence[dict[str, np
     deployed engine too (the `tensorrt` runtime does that). `tf32` is the same choice the workbook's engines
     record (off by default, as in Polygraphy), so both comparisons use the same FP32 arithmetic.
     """
-    from utils.artifacts import DEFAULT_ENGINE_BATCH, fp16_twin_path
+    from utils.artifacts import DEFAULT_ENGINE_BATCH, fp16_model
     from utils.environment import engine_execution_unavailable
     from utils.onnx.export import load_onnx
-    from utils.onnx.precision import convert_to_fp16
 
     reason = engine_execution_unavailable() or polygraphy_cuda_unavailable()
     if reason:
@@ -115,7 +114,7 @@ def run_tensorrt(onnx_path: str | os.PathLike[str], feeds: Sequence[dict[str, np
     load_onnx(onnx_path)
     strongly_typed = precision == "fp16" and trt.strongly_typed_only
     if strongly_typed:
-        onnx_path = convert_to_fp16(onnx_path, fp16_twin_path(onnx_path))
+        onnx_path = fp16_model(onnx_path)
     network = NetworkFromOnnxPath(str(onnx_path), strongly_typed=strongly_typed or None)
     if mark_all:
         network = ModifyNetworkOutputs(network, outputs=constants.MARK_ALL)
@@ -149,9 +148,7 @@ def polygraphy_tensorrt_model(onnx_path: str | os.PathLike[str], precision: str,
         return onnx_path, []
     if precision == "fp16":
         if trt.strongly_typed_only:
-            from utils.onnx.precision import convert_to_fp16
-
-            return convert_to_fp16(onnx_path, artifacts.fp16_twin_path(onnx_path)), ["--strongly-typed"]
+            return artifacts.fp16_model(onnx_path, model_name), ["--strongly-typed"]
         return onnx_path, ["--fp16"]
     if precision != "int8":
         raise WorkbookError(f"unknown precision {precision!r}; choose fp32, fp16 or int8")

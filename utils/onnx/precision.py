@@ -16,7 +16,10 @@ if TYPE_CHECKING:
     import onnx
 
 
-DEFAULT_DATA_MAX = 512.0  # AutoCast's own default
+# AutoCast's own default. Not an overflow limit (FP16 reaches 65504): FP16's step grows with the value, and at 512 it
+# is already 0.5 (modelopt/onnx/autocast/convert.py says so), so a node whose values reach it loses accuracy.
+DEFAULT_DATA_MAX = 512.0
+RECIPE_KEY = "workbook.autocast"  # metadata of the FP16 model: how it was made (reference inputs, nodes kept)
 
 
 def autocast_fp16(source: str | os.PathLike[str], reference_npz: str | None, *, exclude_nodes: Sequence[str] = (),
@@ -36,17 +39,30 @@ def autocast_fp16(source: str | os.PathLike[str], reference_npz: str | None, *, 
                                           nodes_to_exclude=[f"^{re.escape(name)}$" for name in exclude_nodes] or None)
 
 
+def stored_recipe(path: str | os.PathLike[str]) -> str | None:
+    """The `recipe` an FP16 model was made with (its metadata), or None for a file that is missing or has none."""
+    import onnx
+
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception:  # a missing, half-written or foreign file: made again by the caller
+        return None
+    return next((p.value for p in model.metadata_props if p.key == RECIPE_KEY), None)
+
+
 def convert_to_fp16(source: str | os.PathLike[str], destination: str | os.PathLike[str], *,
                     reference_inputs: np.ndarray | None = None, exclude_nodes: Sequence[str] = (),
-                    data_max: float = DEFAULT_DATA_MAX) -> Path:
+                    data_max: float = DEFAULT_DATA_MAX, recipe: str | None = None) -> Path:
     """An FP16 copy of an FP32 ONNX model whose inputs and outputs stay FP32, made by NVIDIA ModelOpt's AutoCast.
 
     This is the form strongly typed TensorRT (11.x, TensorRT-RTX) builds into an FP16 engine. AutoCast runs the FP32
-    model once on reference inputs and keeps in FP32 any node whose activations would overflow FP16 (above 512 in
-    magnitude) or whose weights do not fit FP16; every other node becomes FP16. `reference_inputs` are preprocessed
-    inputs [N, C, H, W] for a one-input model (such as `utils.calibration.calibration_inputs(model, 16)`); without
-    them AutoCast uses seeded random values in [-1, 1] (the same every run). `exclude_nodes` names nodes to keep in
-    FP32 as well; `data_max` (AutoCast's threshold) set to `math.inf` makes every node FP16 whatever its range.
+    model once on reference inputs and keeps in FP32 any node whose values there exceed `data_max` in magnitude (512
+    by default: far below FP16's largest value, 65504, because FP16's step at 512 is already 0.5) or whose weights do
+    not fit FP16; every other node becomes FP16. `reference_inputs` are preprocessed inputs [N, C, H, W] for a
+    one-input model, like the ones it will see (`utils.artifacts.autocast_reference(model)`: real photos); without
+    them AutoCast uses seeded random values in [-1, 1], whose ranges need not be an image's. `exclude_nodes` names
+    nodes to keep in FP32 as well; `data_max` set to `math.inf` makes every node FP16 whatever its range. `recipe`,
+    if given, is stored in the model's metadata (`RECIPE_KEY`), so a caller can tell how a file on disk was made.
     """
     import numpy as np
     import onnx
@@ -66,6 +82,8 @@ def convert_to_fp16(source: str | os.PathLike[str], destination: str | os.PathLi
             reference = str(Path(scratch) / "reference.npz")
             np.savez(reference, **{input_name: np.asarray(reference_inputs, dtype=np.float32)})
         half = autocast_fp16(source, reference, exclude_nodes=exclude_nodes, data_max=data_max)
+    if recipe is not None:
+        onnx.helper.set_model_props(half, {**{p.key: p.value for p in half.metadata_props}, RECIPE_KEY: recipe})
     onnx.checker.check_model(half)
     with atomic_path(destination) as tmp:
         onnx.save(half, str(tmp))

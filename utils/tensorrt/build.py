@@ -12,7 +12,9 @@ from __future__ import annotations
 import datetime
 import hashlib
 import os
+import re
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,6 +35,12 @@ DEFAULT_WORKSPACE_MIB = 2048
 # Targets for TensorRT-RTX builds on a machine without a GPU: Ampere and newer (Turing, SM75, cannot run FP32 GEMM).
 RTX_AHEAD_OF_TIME_TARGETS = ("SM80", "SM86", "SM89", "SM120")
 LOCK_SUFFIX = ".lock"
+# TensorRT 11.2 (NVIDIA/TensorRT #4838) builds no strongly typed FP16 kernel for some grouped convolutions, which 10.16
+# builds: "No low-precision conv kernel available for this strongly-typed Conv/ConvTranspose. Consider keeping ... in
+# FP32 ... Failing node: node_223_Conv", then "Could not find any implementation for node node_223_Conv.".
+NO_FP16_KERNEL = "No low-precision conv kernel available"
+_FAILING_NODE = re.compile(r"Failing node: (\S+)")
+MAX_FP16_BUILDS = 3  # the FP16 model as made, with the named nodes kept in FP32, with every grouped Conv kept too
 
 
 @dataclass(frozen=True)
@@ -105,21 +113,47 @@ def cached_engine(engine_path: Path, request: BuildRequest) -> EngineRecord | No
     return None
 
 
+class NoFp16Kernel(WorkbookError):
+    """TensorRT found no FP16 kernel for the strongly typed nodes it named (`nodes`)."""
+
+    def __init__(self, message: str, nodes: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.nodes = nodes
+
+
+def nodes_without_fp16_kernel(logged: Sequence[str]) -> tuple[str, ...]:
+    """The nodes TensorRT named as having no strongly typed FP16 kernel, from what it logged (#4838's message)."""
+    if not any(NO_FP16_KERNEL in message for message in logged):
+        return ()
+    return tuple(dict.fromkeys(match for message in logged for match in _FAILING_NODE.findall(message)))
+
+
+def grouped_convolutions(model: Any) -> tuple[str, ...]:
+    """The Conv nodes of an ONNX model with `group` > 1 (an EfficientNet's depthwise convolutions): where TensorRT 11.2
+    refuses FP16 for one after another, the third build keeps all of them in FP32."""
+    from onnx import helper
+
+    return tuple(node.name for node in model.graph.node if node.op_type == "Conv" and any(
+        a.name == "group" and helper.get_attribute_value(a) > 1 for a in node.attribute))
+
+
 def build_engine(onnx_path: str | os.PathLike[str], engine_path: str | os.PathLike[str], *, precision: str = "fp32",
                  batch: tuple[int, int, int] = DEFAULT_BATCH, workspace_mib: int = DEFAULT_WORKSPACE_MIB,
-                 fp16_onnx_path: str | os.PathLike[str] | None = None, tf32: bool = False,
+                 fp16_model: Callable[[tuple[str, ...]], Path] | None = None, tf32: bool = False,
                  timing_cache_path: str | os.PathLike[str] | None = None, force: bool = False,
                  verbose: bool = False) -> tuple[EngineRecord, bool]:
     """Build (or reuse) an engine for `onnx_path`. Returns the sidecar record and whether a build ran.
 
     FP16 follows the installed TensorRT: the FP16 builder flag where it exists (8.6, 10.x); where networks are
-    strongly typed (11.x, TensorRT-RTX) the FP16 twin of the ONNX model (FP32 inputs and outputs) is written to
-    `fp16_onnx_path` (named by utils.artifacts) and built. `tf32` lets FP32 layers use TF32 tensor cores on
-    Ampere and newer; it is off unless asked for, as in Polygraphy, and recorded in the sidecar.
-    `timing_cache_path` None builds without a timing cache.
+    strongly typed (11.x, TensorRT-RTX) the FP16 model that `fp16_model(nodes kept in FP32)` makes (FP32 inputs and
+    outputs; `utils.artifacts.fp16_model`) is built. Where TensorRT then names nodes it has no FP16 kernel for
+    (TensorRT 11.2's grouped convolutions, NVIDIA/TensorRT #4838), the model is made again with them kept in FP32
+    (if TensorRT then names others, every grouped convolution), built again, and one line says so; the sidecar
+    lists them.
+    `tf32` lets FP32 layers use TF32 tensor cores on Ampere and newer; it is off unless asked for, as in Polygraphy,
+    and recorded in the sidecar. `timing_cache_path` None builds without a timing cache.
     """
     from utils.onnx.export import load_onnx
-    from utils.onnx.precision import convert_to_fp16
     from utils.tensorrt.api import load_tensorrt
 
     onnx_path, engine_path = Path(onnx_path), Path(engine_path)
@@ -134,15 +168,28 @@ def build_engine(onnx_path: str | os.PathLike[str], engine_path: str | os.PathLi
         if record is not None:
             return record, False
 
-        network_onnx = onnx_path
-        if precision == "fp16" and trt.strongly_typed_only:
-            if fp16_onnx_path is None:
-                raise WorkbookError(f"{trt.display_name} builds FP16 engines from an FP16 model; give fp16_onnx_path (utils.artifacts names it)")
-            network_onnx = convert_to_fp16(onnx_path, fp16_onnx_path)
+        from_fp16_model = precision == "fp16" and trt.strongly_typed_only
+        if from_fp16_model and fp16_model is None:
+            raise WorkbookError(f"{trt.display_name} builds FP16 engines from an FP16 model; give fp16_model "
+                                "(utils.artifacts.build_engine_file does)")
         cache_path = Path(timing_cache_path) if timing_cache_path and trt.has_timing_cache else None
-
         started = time.perf_counter()
-        serialized, inputs = _build_serialized(trt, network_onnx, request, timing_cache_path=cache_path, verbose=verbose)
+        kept: tuple[str, ...] = ()
+        for attempt in range(1, MAX_FP16_BUILDS + 1):
+            network_onnx = fp16_model(kept) if from_fp16_model and fp16_model is not None else onnx_path
+            try:
+                serialized, inputs = _build_serialized(trt, network_onnx, request, timing_cache_path=cache_path,
+                                                       verbose=verbose)
+                break
+            except NoFp16Kernel as refused:
+                named = tuple(node for node in refused.nodes if node in {n.name for n in model.graph.node})
+                more = named if attempt == 1 or not named else grouped_convolutions(model)
+                if not from_fp16_model or attempt == MAX_FP16_BUILDS or not set(more) - set(kept):
+                    raise
+                kept = tuple(dict.fromkeys(kept + more))
+                print(f"{trt.display_name} has no FP16 kernel for {', '.join(refused.nodes)} (a strongly typed grouped "
+                      f"convolution, NVIDIA/TensorRT #4838): building again with {len(kept)} node"
+                      f"{'s' if len(kept) > 1 else ''} kept in FP32 ({', '.join(kept[:3])}{', ...' if len(kept) > 3 else ''})")
         seconds = time.perf_counter() - started
         write_bytes_atomic(engine_path, serialized)
         record = EngineRecord(
@@ -150,7 +197,7 @@ def build_engine(onnx_path: str | os.PathLike[str], engine_path: str | os.PathLi
             engine_bytes=len(serialized), engine_sha256=hashlib.sha256(serialized).hexdigest(),
             build_seconds=round(seconds, 3),
             built_at=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            inputs=inputs, timing_cache=str(cache_path) if cache_path else None,
+            inputs=inputs, timing_cache=str(cache_path) if cache_path else None, kept_in_fp32=list(kept),
         )
         record.save(engine_path)
     return record, True
@@ -250,7 +297,11 @@ def _build_serialized(trt: TensorRT, onnx_path: Path, request: BuildRequest, *, 
     with logger.capture(verbose, operation=f"building {onnx_path.name} with {trt.display_name}") as capture:
         serialized = builder.build_serialized_network(network, config)
     if serialized is None:
-        raise WorkbookError(f"{trt.display_name} could not build {onnx_path.name}: {capture.failure_summary()}")
+        message = f"{trt.display_name} could not build {onnx_path.name}: {capture.failure_summary()}"
+        refused = nodes_without_fp16_kernel(capture.errors + capture.warnings)
+        if refused:
+            raise NoFp16Kernel(message, refused)
+        raise WorkbookError(message)
     if timing_cache_path is not None:
         timing_cache.save(config, timing_cache_path, identity)
     return bytes(serialized), inputs

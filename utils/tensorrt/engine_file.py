@@ -38,6 +38,7 @@ class EngineRecord:
     built_at: str
     inputs: dict[str, dict[str, list[int]]] = field(default_factory=dict)  # name -> {"min","opt","max"}
     timing_cache: str | None = None
+    kept_in_fp32: list[str] = field(default_factory=list)  # nodes the FP16 model kept in FP32 for TensorRT (#4838)
 
     @staticmethod
     def path_for(engine_path: str | os.PathLike[str]) -> Path:
