@@ -9,6 +9,7 @@ import pytest
 from utils import artifacts
 from utils.benchmark import read_csv
 from utils.cli import main
+from utils.environment import pytorch_gpu_unavailable
 from utils.gpu import current_gpu
 
 MODEL = "efficientnet_lite0"
@@ -34,7 +35,7 @@ def test_bench_writes_csv_plots_and_overhead_lines(tmp_path: Path, capsys: pytes
     assert "standalone loop" not in out  # the plain-PyTorch check is for PyTorch GPU rows
 
 
-@pytest.mark.skipif(current_gpu() is None, reason="needs an NVIDIA GPU; none is visible here")
+@pytest.mark.skipif(pytorch_gpu_unavailable() is not None, reason=f"needs a GPU PyTorch can use: {pytorch_gpu_unavailable()}")
 def test_bench_on_a_gpu_checks_its_fastest_pytorch_row_against_a_plain_loop(tmp_path: Path,
                                                                              capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["bench", "--model", MODEL, "--backend", "pytorch-cuda-graphs", "--precision", "fp16", "--batch", "8",

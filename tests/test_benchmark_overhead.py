@@ -10,11 +10,11 @@ import pytest
 from tests.benchmark_doubles import FakeCpuRuntime, FakeGpuRuntime
 from utils.benchmark import harness, overhead
 from utils.benchmark.sweep import make_inputs
+from utils.environment import pytorch_gpu_unavailable
 from utils.errors import WorkbookError
-from utils.gpu import current_gpu
 
 MODEL = "efficientnet_lite0"
-needs_gpu = pytest.mark.skipif(current_gpu() is None, reason="needs an NVIDIA GPU; none is visible here")
+needs_gpu = pytest.mark.skipif(pytorch_gpu_unavailable() is not None, reason=f"needs a GPU PyTorch can use: {pytorch_gpu_unavailable()}")
 
 
 def _spin(ms: float) -> None:

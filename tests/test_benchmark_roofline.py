@@ -4,7 +4,7 @@ import pytest
 
 from tests.test_onnx_cost import small_net
 from utils.benchmark.roofline import PUBLISHED, DevicePeaks, bound, published_peaks
-from utils.gpu import current_gpu
+from utils.environment import pytorch_gpu_unavailable
 from utils.onnx.cost import model_cost
 
 # Round peaks: 100 TFLOP/s FP16, 10 FP32, 20 TF32, 200 INT8; 1 TB/s memory; 10 GB/s PCIe.
@@ -44,7 +44,7 @@ def test_lite0_does_about_15_flops_per_byte_in_fp16(lite0_onnx):
     assert PUBLISHED["H200"]["fp16"] * 1e12 / (PUBLISHED["H200"]["memory_tbps"] * 1e12) > 150
 
 
-@pytest.mark.skipif(current_gpu() is None, reason="needs an NVIDIA GPU; none is visible here")
+@pytest.mark.skipif(pytorch_gpu_unavailable() is not None, reason=f"needs a GPU PyTorch can use: {pytorch_gpu_unavailable()}")
 def test_measured_peaks_are_below_the_datasheet():
     from utils.benchmark.roofline import measure_peaks
 

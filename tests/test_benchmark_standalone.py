@@ -8,6 +8,7 @@ import pytest
 
 from tests.test_benchmark_results import _row
 from utils.benchmark import standalone
+from utils.environment import pytorch_gpu_unavailable
 from utils.errors import WorkbookError
 from utils.gpu import current_gpu
 
@@ -77,7 +78,7 @@ def test_the_loop_runs_the_real_model_on_the_cpu(scope: str, precision: str, opt
     assert standalone.standalone_pytorch(row, iterations=3) > 0
 
 
-@pytest.mark.skipif(current_gpu() is None, reason="needs an NVIDIA GPU; none is visible here")
+@pytest.mark.skipif(pytorch_gpu_unavailable() is not None, reason=f"needs a GPU PyTorch can use: {pytorch_gpu_unavailable()}")
 @pytest.mark.parametrize("backend,options", [("pytorch-cuda", ""), ("pytorch-cuda-graphs", "channels-last"),
                                              ("pytorch-cuda-graphs", "channels-last+autocast")])
 def test_the_loop_runs_each_gpu_configuration(backend: str, options: str) -> None:

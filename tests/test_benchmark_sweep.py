@@ -11,13 +11,14 @@ import pytest
 import utils.runtimes
 from tests.benchmark_doubles import use_identity_engine
 from utils.benchmark import results, sweep
+from utils.environment import pytorch_gpu_unavailable
 from utils.errors import WorkbookError
 from utils.gpu import GpuInfo, current_gpu
 from utils.runtimes import RUNTIMES
 from utils.runtimes.onnxruntime import OnnxRuntimeCpu
 
 MODEL = "efficientnet_lite0"
-needs_gpu = pytest.mark.skipif(current_gpu() is None, reason="needs an NVIDIA GPU; none is visible here")
+needs_gpu = pytest.mark.skipif(pytorch_gpu_unavailable() is not None, reason=f"needs a GPU PyTorch can use: {pytorch_gpu_unavailable()}")
 needs_no_gpu = pytest.mark.skipif(current_gpu() is not None,
                                   reason="checks the skip reasons of a machine without a GPU")
 
@@ -174,7 +175,7 @@ def test_tensorrt_skip_reasons_come_from_the_environment(monkeypatch: pytest.Mon
     assert sweep.available_configurations()[("tensorrt", "fp16", ("batch-profile",))].startswith(
         "TensorRT-RTX 1.2.0 engines cannot run on NVIDIA H100")
     monkeypatch.setattr(utils.gpu, "current_gpu", lambda: None)
-    assert "needs an NVIDIA GPU and none is visible" in sweep.available_configurations()[
+    assert "needs an NVIDIA GPU: no NVIDIA GPU found" in sweep.available_configurations()[
         ("tensorrt", "fp16", ("batch-profile",))]
 
 

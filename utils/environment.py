@@ -32,10 +32,9 @@ def imported_version(module_name: str) -> str | None:
 
 def gpu_unavailable() -> str | None:
     """Why the driver shows no NVIDIA GPU here, or None."""
-    from utils.gpu import probe_gpu
+    from utils.gpu import current_gpu, probe_gpu
 
-    gpu, reason = probe_gpu()
-    return f"no NVIDIA GPU found ({reason})" if gpu is None else None
+    return f"no NVIDIA GPU found ({probe_gpu()[1] or 'the driver reports none'})" if current_gpu() is None else None
 
 
 def pytorch_gpu_unavailable() -> str | None:
