@@ -120,9 +120,12 @@ class IdentityEngine:
 class HostCudaRuntime:
     """The calls of `cuda.bindings.runtime` that utils.tensorrt.cuda_binding makes, on host memory.
 
-    `failing`: call name -> the cudaError_t that call returns instead of doing anything."""
+    `failing`: call name -> the cudaError_t that call returns instead of doing anything. `pageable`: copies may read and
+    write any host memory (CUDA's cudaMemcpyAsync accepts pageable memory and copies it synchronously); by default only
+    pinned memory, which is what the runner must use."""
 
-    def __init__(self, failing: dict[str, object] | None = None, total_bytes: int = 1 << 30) -> None:
+    def __init__(self, failing: dict[str, object] | None = None, total_bytes: int = 1 << 30, *,
+                 pageable: bool = False) -> None:
         from cuda.bindings import runtime
 
         self.cudaError_t = runtime.cudaError_t
@@ -135,6 +138,7 @@ class HostCudaRuntime:
         self.streams: set[int] = set()
         self.events: dict[int, float | None] = {}
         self.calls: list[str] = []
+        self.pageable = pageable
         self._handles = itertools.count(0x1000)
 
     def _fails(self, call: str):
@@ -210,7 +214,10 @@ class HostCudaRuntime:
         if kind not in tables or int(stream) not in self.streams:
             return self._error("cudaErrorInvalidValue")
         dst_table, src_table = tables[kind]
-        if not (self._inside(dst_table, dst_address, count) and self._inside(src_table, src_address, count)):
+        def fits(table, address):
+            host = table is self.pinned and self.pageable and not self._inside(self.device, address, count)
+            return host or self._inside(table, address, count)
+        if not (fits(dst_table, dst_address) and fits(src_table, src_address)):
             return self._error("cudaErrorInvalidValue")
         ctypes.memmove(dst_address, src_address, count)
         return self._ok()

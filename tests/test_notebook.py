@@ -101,3 +101,74 @@ def test_notebook_03_runs_an_engine_by_hand_with_either_binding():
     shared = used_by_engine_cells & defined["cuda-python"]
     assert {"alloc", "to_device", "from_device", "sync", "free", "stream_handle"} <= shared
     assert shared == used_by_engine_cells & defined["pycuda"]
+
+
+def _notebook_03_cells():
+    """Notebook 03's code cells, each as (capability or None, source without the magic line)."""
+    import json
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "notebooks" / "03_inference.ipynb"
+    cells = []
+    for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
+        if cell["cell_type"] == "code":
+            source = "".join(cell["source"])
+            first, _, body = source.partition("\n")
+            cells.append((first.split()[1], body) if first.startswith("%%skip_unless") else (None, source))
+    return cells
+
+
+def _run_engine_cells_with(binding: str, namespace: dict) -> dict:
+    """Run notebook 03's cells for `binding`, then its engine cells and the solution of exercise 03.4, on the identity
+    double standing in for the engine and its context (NOT TensorRT: it copies its input to its output)."""
+    from utils.exercises import check
+
+    cells = _notebook_03_cells()
+    binding_cells = [body for capability, body in cells if capability == f"tensorrt-run-{binding}"]
+    by_hand = next(body for capability, body in cells if capability == "tensorrt-run" and "by_hand = output.copy()" in body)
+    exercise = next(body for capability, body in cells if capability == "tensorrt-run" and "engine_run = {" in body)
+    for body in [*binding_cells, by_hand, exercise]:
+        exec(compile(body, "<notebook 03>", "exec"), namespace)  # noqa: S102 - the notebook's own cells
+    np = namespace["np"]
+    np.testing.assert_array_equal(namespace["by_hand"], namespace["batch"])  # the identity: the batch came back
+    profile = tuple(shape[0] for shape in namespace["engine"].get_tensor_profile_shape("input", 0))
+    reference = np.concatenate([namespace["ort_out"]] * 13)[:50]
+    assert namespace["engine_run"]["calls"] == 2
+    assert check("03.4", namespace["engine_run"], reference=reference, profile=profile) is None
+    return namespace
+
+
+def _identity_namespace(engine):
+    import numpy as np
+
+    batch = np.random.default_rng(0).standard_normal((4, 1000)).astype(np.float32)
+    return {"engine": engine, "context": engine.create_execution_context(), "input_name": "input",
+            "output_name": "output", "batch": batch, "ort_out": batch}
+
+
+def test_notebook_03_engine_cells_run_with_cuda_python_on_a_host_double(monkeypatch):
+    """On a CPU: the cuda-python cell and the engine cells, with cuda-python's runtime replaced by a double whose
+    "device" memory is host memory (tests/engine_doubles.py), the identity engine copying through it."""
+    import cuda.bindings
+
+    from tests.engine_doubles import HostCudaRuntime, IdentityEngine
+
+    runtime = HostCudaRuntime(pageable=True)
+    monkeypatch.setattr(cuda.bindings, "runtime", runtime)
+    _run_engine_cells_with("cuda-python", _identity_namespace(IdentityEngine(device_copy=runtime.copy_device_to_device)))
+    assert runtime.device == {}, "every allocation was freed"
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("binding", ["cuda-python", "pycuda"])
+def test_notebook_03_engine_cells_run_with_either_binding_on_a_gpu(binding):
+    import importlib.util
+
+    from tests.engine_doubles import IdentityEngine
+    from utils.environment import gpu_unavailable
+
+    if gpu_unavailable():
+        pytest.skip(gpu_unavailable())
+    if importlib.util.find_spec({"cuda-python": "cuda.bindings", "pycuda": "pycuda"}[binding].split(".")[0]) is None:
+        pytest.skip(f"{binding} is not installed")
+    _run_engine_cells_with(binding, _identity_namespace(IdentityEngine()))
