@@ -127,7 +127,9 @@ def quantize_int8(source_onnx: str | os.PathLike[str], destination: str | os.Pat
 
     `calibration`: preprocessed inputs, an array [N, C, H, W] for a one-input model or a dict keyed by input name.
     `method`: "max" (scale from the largest value seen) or "entropy" (the threshold that loses least information,
-    clipping rare outliers).
+    clipping rare outliers). ModelOpt feeds a dynamic-batch model one sample per calibration step, and ONNX Runtime's
+    entropy histogram then depends on the samples' order, and even on the CPU's rounding (notebook 06, going deeper);
+    notebook 06 calls ModelOpt with `calibration_shapes` to calibrate entropy in one step.
     `exclude_nodes`: names of nodes to leave unquantized (exact names, not patterns), as `utils.onnx.search` chooses;
     `()` quantizes every node ModelOpt would. The default, None, leaves unquantized the nodes that dominate the INT8
     model's error, measured: `int8_profile` on the first calibration inputs, then `SensitivityProfile.dominant` (each
