@@ -79,7 +79,7 @@ def test_only_unrunnable_backends_is_a_user_error(tmp_path: Path, capsys: pytest
     code = main(["bench", "--model", MODEL, "--backend", "pytorch-cuda", "--batch", "1", "--no-progress",
                  "--csv", str(tmp_path / "b.csv")])
     assert code == 2
-    assert capsys.readouterr().err.startswith("error: no backend could run: pytorch-cuda/fp32: no CUDA GPU")
+    assert capsys.readouterr().err.startswith("error: no backend could run: pytorch-cuda/fp32: no NVIDIA GPU found")
     assert not (tmp_path / "b.csv").exists()
 
 
@@ -90,5 +90,5 @@ def test_bench_says_why_a_row_is_missing(tmp_path: Path, capsys: pytest.CaptureF
                  "--csv", str(tmp_path / "b.csv")])
     assert code == 0
     out = capsys.readouterr().out
-    assert "no rows for pytorch-cuda-graphs/fp32+channels-last: no CUDA GPU" in out
+    assert "no rows for pytorch-cuda-graphs/fp32+channels-last: no NVIDIA GPU found" in out
     assert [r.label for r in read_csv(tmp_path / "b.csv")] == ["onnxruntime-cpu/fp32"]

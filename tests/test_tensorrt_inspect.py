@@ -140,7 +140,7 @@ def test_inspect_needs_the_engine_loaded_but_no_cuda_binding(monkeypatch):
         assert environment.engine_load_unavailable().startswith("no TensorRT is installed")
         return
     assert environment.engine_load_unavailable() is None  # the inspector can load it
-    assert environment.engine_execution_unavailable().startswith("neither CUDA binding is installed: pip install cuda-python")
+    assert environment.engine_execution_unavailable().startswith("neither CUDA binding is installed: pip install -r requirements-gpu.txt (cuda-python")
 
 
 # --- the engine report ---------------------------------------------------------------------------------------------
