@@ -64,10 +64,10 @@ test: setup unit typecheck lint notebooks-test browser-test  ## every test: unit
 unit: setup
 	$(PY) -m pytest tests
 
-# Both versions under nbval: the instructor notebooks, where every check passes, and the student notebooks, where
-# only the cells tagged raises-exception (an exercise's cell and its check cell) may raise.
-notebooks-test: setup student  ## run the instructor and the student notebooks with nbval
-	$(PY) -m pytest --nbval-lax --nbval-current-env -p no:randomly notebooks $(STUDENT)
+# The instructor notebooks under nbval, where every check passes. The student versions run in the browser test, where
+# only the cells tagged raises-exception (an exercise's cell and its check cell) may raise: each lesson runs twice.
+notebooks-test: setup  ## run the instructor notebooks with nbval
+	$(PY) -m pytest --nbval-lax --nbval-current-env -p no:randomly notebooks
 
 # One download for a room of machines: copy wheelhouse/ to each (USB stick, share), then make setup WHEELHOUSE=wheelhouse.
 # The wheels are for this machine's Python version and platform; a room needs the same on every machine.
@@ -76,7 +76,7 @@ wheelhouse:  ## download every wheel setup installs into wheelhouse/ (for a lab 
 	@echo "wheelhouse/: $$(ls wheelhouse | wc -l) files, $$(du -sh wheelhouse | cut -f1); install with: make setup WHEELHOUSE=wheelhouse"
 
 # tests/browser is collected only when named (its conftest), so `unit` never starts a browser.
-browser-test: setup  ## every notebook run in JupyterLab in Chromium (Playwright); screenshots in build/browser
+browser-test: setup  ## every lesson's student version run in JupyterLab in Chromium (Playwright); screenshots in build/browser
 	$(PY) -m pytest -p no:randomly tests/browser
 
 html: setup  ## the executed notebooks (make run) as static HTML with an index: build/html/index.html

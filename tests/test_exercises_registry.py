@@ -54,11 +54,19 @@ def test_a_registered_check_runs_and_prints_its_confirmation(private_registry, c
     assert {"99.1", "99.2"} <= set(registry.registered())
 
 
-@pytest.mark.parametrize("answer", [..., None])
+@pytest.mark.parametrize("answer", [..., None, (..., ...)])  # a tuple: the student stub of check("06.3", (scale, q))
 def test_no_answer_yet(private_registry, answer):
     exercise("99.3")(lambda answer: None)
     with pytest.raises(NotYetRight, match="99.3: no answer yet; replace the `...` or `raise NotImplementedError`"):
         check("99.3", answer)
+
+
+def test_an_array_answer_is_an_answer(private_registry):
+    import numpy as np
+
+    exercise("99.4")(lambda answer: "fine")
+    check("99.4", np.zeros(3))  # compared by identity with `...`, never elementwise
+    check("99.4", (np.zeros(3), ...))
 
 
 @pytest.mark.parametrize("bad_id", ["4.2", "04", "04.x", "lesson04.2", " 04.2"])

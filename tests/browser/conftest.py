@@ -11,7 +11,6 @@ with WORKBOOK_BROWSER_REQUIRED=1 (for CI, where a skip would hide a missing brow
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NoReturn
@@ -102,10 +101,13 @@ def page(browser: Any) -> Iterator[Any]:
 
 @pytest.fixture(scope="session")
 def served_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A copy of notebooks/ for JupyterLab to serve: outputs saved in the browser never reach the notebooks in git."""
+    """The student versions of notebooks/ (each solution replaced by its hint, as `make student` writes them), for
+    JupyterLab to serve: what a learner opens first, and outputs saved in the browser never reach git. nbval runs the
+    instructor versions (`make notebooks-test`), so each lesson is executed twice in `make test`, not three times."""
+    from utils.exercises.student import make_student
+
     directory = tmp_path_factory.mktemp("served")
-    for notebook in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
-        shutil.copy2(notebook, directory / notebook.name)
+    make_student(ROOT / "notebooks", directory)
     return directory
 
 

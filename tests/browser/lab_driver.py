@@ -202,13 +202,16 @@ class NotebookRun:
     kernel: str
     cells: list[Cell] = field(default_factory=list)
     seconds: float = 0.0
+    tolerated: frozenset[int] = frozenset()  # cells whose error Run All goes past (tagged raises-exception)
 
     @property
     def finished(self) -> bool:
-        """The kernel is idle, nothing is queued, and every cell ran or Run All stopped at an error."""
+        """The kernel is idle, nothing is queued, and every cell ran or Run All stopped at an error (an error in a
+        tolerated cell does not stop it: the cells after it still run)."""
         code = [cell for cell in self.cells if cell.runs]
         return (self.kernel == "idle" and not any(cell.pending for cell in code)
-                and (all(cell.executed for cell in code) or any(cell.errors for cell in code)))
+                and (all(cell.executed for cell in code)
+                     or any(cell.errors for cell in code if cell.index not in self.tolerated)))
 
     def errors(self) -> list[str]:
         """One line per error output: "cell 4 ('1/0'): ZeroDivisionError: division by zero"."""
@@ -221,19 +224,20 @@ class NotebookRun:
         return sum(cell.widgets for cell in self.cells)
 
 
-def read_state(page: Any, name: str) -> NotebookRun | None:
+def read_state(page: Any, name: str, tolerated: frozenset[int] = frozenset()) -> NotebookRun | None:
     state = page.evaluate(_STATE_SCRIPT, {"path": name, "widget": PROGRESS_WIDGET})
     if state is None:
         return None
     return NotebookRun(name, state["kernel"], [Cell(c["index"], c["type"], c["source"], c["prompt"], tuple(c["errors"]),
-                                                    c["shown"], c["widgets"]) for c in state["cells"]])
+                                                    c["shown"], c["widgets"]) for c in state["cells"]], tolerated=tolerated)
 
 
-def wait_for(page: Any, name: str, condition: Any, timeout_s: float, what: str) -> NotebookRun:
+def wait_for(page: Any, name: str, condition: Any, timeout_s: float, what: str,
+             tolerated: frozenset[int] = frozenset()) -> NotebookRun:
     deadline = time.monotonic() + timeout_s
     state = None
     while time.monotonic() < deadline:
-        state = read_state(page, name)
+        state = read_state(page, name, tolerated)
         if state is not None:
             if state.kernel == "dead":
                 raise AssertionError(f"{name}: the kernel died; {what}")
@@ -251,8 +255,10 @@ def open_notebook(page: Any, lab: JupyterLab, name: str) -> NotebookRun:
     return wait_for(page, name, lambda s: s.kernel == "idle", KERNEL_START_TIMEOUT_S, "the kernel did not become idle")
 
 
-def run_all_cells(page: Any, lab: JupyterLab, name: str, timeout_s: float) -> NotebookRun:
-    """Open `name`, run it with the menu Run > Run All Cells, and wait until it is finished (`NotebookRun.finished`)."""
+def run_all_cells(page: Any, lab: JupyterLab, name: str, timeout_s: float,
+                  tolerated: frozenset[int] = frozenset()) -> NotebookRun:
+    """Open `name`, run it with the menu Run > Run All Cells, and wait until it is finished (`NotebookRun.finished`);
+    `tolerated`: the cells tagged raises-exception, whose errors Run All goes past."""
     started = time.monotonic()
     opened = open_notebook(page, lab, name)
     already = [cell.describe() for cell in opened.cells if cell.executed]
@@ -260,7 +266,7 @@ def run_all_cells(page: Any, lab: JupyterLab, name: str, timeout_s: float) -> No
     page.evaluate("() => window.jupyterapp.shell.collapseLeft()")  # the notebook takes the whole width
     page.locator("#jp-MainMenu").get_by_role("menuitem", name="Run", exact=True).click()
     page.locator('.lm-Menu li[data-command="runmenu:run-all"]').click()
-    run = wait_for(page, name, lambda s: s.finished, timeout_s, "Run All Cells did not finish")
+    run = wait_for(page, name, lambda s: s.finished, timeout_s, "Run All Cells did not finish", tolerated)
     run.seconds = time.monotonic() - started
     return run
 

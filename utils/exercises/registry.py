@@ -64,7 +64,10 @@ def _load(exercise_id: str) -> Check:
 def check(exercise_id: str, answer: Any, **context: Any) -> None:
     """Check the learner's `answer` to exercise `exercise_id`; print a confirmation or raise `NotYetRight`."""
     function = _load(exercise_id)  # a mistyped id is reported before anything about the answer
-    if answer is Ellipsis or answer is None:
+    def unanswered(value: Any) -> bool:  # by identity: an answer may be an array, whose == is elementwise
+        return value is Ellipsis or value is None
+
+    if unanswered(answer) or (isinstance(answer, tuple) and answer and all(unanswered(part) for part in answer)):
         raise NotYetRight(f"{exercise_id}: no answer yet; replace the `...` or `raise NotImplementedError` above "
                           "with your code, run that cell, then this one")
     praise = function(answer, **context)

@@ -29,6 +29,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,8 @@ END = "### END SOLUTION"
 HINT = re.compile(r"^\s*# HINT:\s*(.*?)\s*$")
 CHECK_CALL = re.compile(r"\bcheck\(")
 # A check call: the exercise id, and the answer when it is passed as a plain name (`check("04.1", smallest_atol, ...)`).
-CHECK_ID = re.compile(r"""\bcheck\(\s*["'](\d{2}\.\d+)["'](?:\s*,\s*([A-Za-z_]\w*)\s*[,)])?""")
+# check("06.3", answer, ...) or check("06.3", (scale, q), ...): the exercise and the name(s) its answer is read from.
+CHECK_ID = re.compile(r"""\bcheck\(\s*["'](\d{2}\.\d+)["'](?:\s*,\s*(\((?:\s*[A-Za-z_]\w*\s*,?)+\)|[A-Za-z_]\w*)\s*[,)])?""")
 EXERCISE_HEADING = re.compile(r"\*\*Exercise (\d{2}\.\d+)\*\*")
 RAISES_TAG = "raises-exception"
 NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
@@ -119,13 +121,14 @@ def _assigns(lines: list[str], name: str) -> bool:
     return any(assignment.match(line) for line in lines)
 
 
-def _hide_solutions(lines: list[str], blocks: list[_Block], default_hint: str, answer_name: str | None = None) -> list[str]:
+def _hide_solutions(lines: list[str], blocks: list[_Block], default_hint: str, answer_names: Sequence[str] = ()) -> list[str]:
     result: list[str] = []
     position = 0
     for block in blocks:
         result += lines[position:block.start]
-        if answer_name and not block.indent and _assigns(lines[block.start + 1:block.end], answer_name):
-            result.append(f"{answer_name} = ...  # your answer\n")
+        for name in answer_names:
+            if not block.indent and _assigns(lines[block.start + 1:block.end], name):
+                result.append(f"{name} = ...  # your answer\n")
         hint = " ".join(h for h in block.hints if h) or default_hint
         result.append(f"{block.indent}raise NotImplementedError({json.dumps(hint, ensure_ascii=False)})\n")
         position = block.end + 1
@@ -171,7 +174,8 @@ def student_notebook(notebook: dict[str, Any], name: str) -> tuple[dict[str, Any
             following = next((i for i in range(index + 1, len(cells)) if cells[i].get("cell_type") == "code"), None)
             check_source = "".join(_lines(cells[following])) if following is not None else ""
             check_call = CHECK_ID.search(check_source)
-            _set_source(cell, _hide_solutions(lines, blocks, default, check_call.group(2) if check_call else None))
+            names = re.findall(r"[A-Za-z_]\w*", check_call.group(2) or "") if check_call else []
+            _set_source(cell, _hide_solutions(lines, blocks, default, names))
             solutions += len(blocks)
             to_tag.add(index)
             if following is not None and CHECK_CALL.search(check_source):
