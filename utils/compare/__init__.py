@@ -7,13 +7,14 @@ the SQNR by layer; `report` does the Polygraphy part for two saved runs (`python
 """
 
 from utils.compare.quality import TensorQuality, cosine_similarity, layer_quality, sqnr_db, top_k_agreement
-from utils.compare.report import DiffReport, diff_saved_results
+from utils.compare.report import DiffReport, diff_saved_results, write_report
 from utils.compare.runs import (
     first_iteration,
     load_results,
+    polygraphy_cuda_unavailable,
+    polygraphy_tensorrt,
     results_from_arrays,
     run_onnxruntime,
-    run_tensorrt,
     save_results,
 )
 from utils.compare.stats import (
@@ -23,11 +24,12 @@ from utils.compare.stats import (
     compare_runs,
     differences,
     max_abs_difference,
+    output_stats,
     read_stats_csv,
     write_stats_csv,
 )
 
 __all__ = ["DEFAULT_ATOL", "DEFAULT_RTOL", "DiffReport", "OutputStats", "TensorQuality", "compare_runs", "cosine_similarity",
            "diff_saved_results", "differences", "first_iteration", "layer_quality", "load_results", "max_abs_difference",
-           "read_stats_csv", "results_from_arrays", "run_onnxruntime", "run_tensorrt", "save_results", "sqnr_db",
-           "top_k_agreement", "write_stats_csv"]
+           "output_stats", "read_stats_csv", "results_from_arrays", "polygraphy_cuda_unavailable", "polygraphy_tensorrt", "run_onnxruntime", "save_results", "sqnr_db",
+           "top_k_agreement", "write_report", "write_stats_csv"]

@@ -81,57 +81,6 @@ def polygraphy_cuda_unavailable() -> str | None:
     return None
 
 
-def run_tensorrt(onnx_path: str | os.PathLike[str], feeds: Sequence[dict[str, np.ndarray]], *, precision: str = "fp32",
-                 mark_all: bool = False, batch: tuple[int, int, int] | None = None, tf32: bool = False,
-                 runner_name: str | None = None) -> RunResults:
-    """Build and run a TensorRT engine with Polygraphy's TensorRT runner (needs a GPU that can run it).
-
-    With `mark_all`, every tensor becomes a network output. TensorRT then cannot fuse layers whose intermediate
-    results must be kept, so the engine compared is not the engine deployed: compare the final outputs of the
-    deployed engine too (the `tensorrt` runtime does that). `tf32` is the same choice the workbook's engines
-    record (off by default, as in Polygraphy), so both comparisons use the same FP32 arithmetic.
-    """
-    from utils.artifacts import DEFAULT_ENGINE_BATCH, fp16_model
-    from utils.environment import engine_execution_unavailable
-    from utils.onnx.export import load_onnx
-
-    reason = engine_execution_unavailable() or polygraphy_cuda_unavailable()
-    if reason:
-        raise WorkbookError(f"cannot run TensorRT here: {reason}")
-    trt = polygraphy_tensorrt()
-    from polygraphy import constants
-    from polygraphy.backend.trt import (
-        CreateConfig,
-        EngineFromNetwork,
-        ModifyNetworkOutputs,
-        NetworkFromOnnxPath,
-        Profile,
-        TrtRunner,
-    )
-    from polygraphy.comparator import Comparator
-    from polygraphy.logger import G_LOGGER
-
-    load_onnx(onnx_path)
-    strongly_typed = precision == "fp16" and trt.strongly_typed_only
-    if strongly_typed:
-        onnx_path = fp16_model(onnx_path)
-    network = NetworkFromOnnxPath(str(onnx_path), strongly_typed=strongly_typed or None)
-    if mark_all:
-        network = ModifyNetworkOutputs(network, outputs=constants.MARK_ALL)
-    batch = batch or DEFAULT_ENGINE_BATCH
-    shape = list(next(iter(feeds[0].values())).shape[1:])
-    profile = Profile().add(next(iter(feeds[0])), min=[batch[0], *shape], opt=[batch[1], *shape], max=[batch[2], *shape])
-    if trt.is_rtx:
-        from polygraphy.backend.tensorrt_rtx import CreateConfigRTX
-
-        config = CreateConfigRTX(use_gpu=True, tf32=tf32, profiles=[profile])
-    else:
-        config = CreateConfig(fp16=True if precision == "fp16" and not strongly_typed else None, tf32=tf32, profiles=[profile])
-    runner = TrtRunner(EngineFromNetwork(network, config=config), name=runner_name or f"tensorrt-{precision}")
-    with G_LOGGER.verbosity(G_LOGGER.ERROR):
-        return Comparator.run([runner], data_loader=list(feeds))
-
-
 def polygraphy_tensorrt_model(onnx_path: str | os.PathLike[str], precision: str, *, model_name: str | None = None,
                               tensorrt: TensorRT | None = None) -> tuple[Path, list[str]]:
     """The model file and the `polygraphy run --trt` flags that build `precision` the way the installed TensorRT

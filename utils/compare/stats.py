@@ -9,10 +9,10 @@ from __future__ import annotations
 import csv
 import io
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from utils.errors import WorkbookError
 from utils.files import write_text_atomic
@@ -43,9 +43,20 @@ class OutputStats:
     passed: bool
 
 
+def output_stats(per_output: Mapping[str, Any], reference_outputs: Mapping[str, np.ndarray]) -> list[OutputStats]:
+    """Polygraphy's per-output results of one runner pair and iteration (`accuracy[pair][iteration]` of
+    `Comparator.compare_accuracy` with `SimpleCompareFunc`) as rows, in the reference's output order."""
+    return [OutputStats(output=name, shape="x".join(str(d) for d in reference_outputs[name].shape),
+                        max_abs=float(result.max_absdiff), mean_abs=float(result.mean_absdiff),
+                        median_abs=float(result.median_absdiff), max_rel=float(result.max_reldiff),
+                        mean_rel=float(result.mean_reldiff), median_rel=float(result.median_reldiff), passed=bool(result))
+            for name in reference_outputs if name in per_output for result in [per_output[name]]]
+
+
 def compare_runs(reference: RunResults, target: RunResults, *, atol: float = DEFAULT_ATOL,
                  rtol: float = DEFAULT_RTOL) -> list[OutputStats]:
-    """Compare the first iteration of the first runner in each, output by output, with Polygraphy's comparator.
+    """Compare the first iteration of the first runner in each, output by output, with Polygraphy's comparator
+    (`SimpleCompareFunc`, elementwise): what `polygraphy run --load-outputs` does with two saved runs.
 
     Outputs are taken in the reference's order; only outputs present in both are compared.
     """
@@ -69,19 +80,7 @@ def compare_runs(reference: RunResults, target: RunResults, *, atol: float = DEF
     compare_func = SimpleCompareFunc(atol=atol, rtol=rtol, check_error_stat="elemwise", check_shapes=True)
     with G_LOGGER.verbosity(G_LOGGER.CRITICAL):
         accuracy = Comparator.compare_accuracy(combined, compare_func=compare_func)
-    per_output = accuracy[0][(reference_name, target_name)][0]
-
-    rows = []
-    for name in common:
-        result = per_output[name]
-        rows.append(OutputStats(
-            output=name, shape="x".join(str(d) for d in reference_outputs[name].shape),
-            max_abs=float(result.max_absdiff), mean_abs=float(result.mean_absdiff),
-            median_abs=float(result.median_absdiff), max_rel=float(result.max_reldiff),
-            mean_rel=float(result.mean_reldiff), median_rel=float(result.median_reldiff),
-            passed=bool(result),
-        ))
-    return rows
+    return output_stats(accuracy[0][(reference_name, target_name)][0], {n: reference_outputs[n] for n in common})
 
 
 def differences(reference: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
