@@ -167,6 +167,18 @@ def autocast_reference(model_name: str) -> np.ndarray:
     return calibration_set(model_name)[:AUTOCAST_REFERENCE_COUNT]
 
 
+def autocast_reference_file(model_name: str) -> Path:
+    """`autocast_reference` as the `.npz` file AutoCast's `calibration_data` reads (keyed by the input's name),
+    written beside the calibration set and again whenever that set is newer."""
+    from utils.calibration import save_inputs
+
+    path = _folder("calibration") / f"{model_name}_autocast_reference.npz"
+    reference = autocast_reference(model_name)
+    if not _newer(path, calibration_path(model_name)):
+        save_inputs(path, reference)
+    return path
+
+
 def fp16_model(fp32_onnx: str | os.PathLike[str], model_name: str | None = None, *,
                exclude_nodes: Sequence[str] = ()) -> Path:
     """The FP16 twin of an FP32 ONNX file (`fp16_twin_path`), made by AutoCast with `exclude_nodes` kept in FP32,
@@ -186,7 +198,7 @@ def fp16_model(fp32_onnx: str | os.PathLike[str], model_name: str | None = None,
     path = fp16_twin_path(fp32_onnx)
     if _newer(path, fp32_onnx) and stored_recipe(path) == recipe:
         return path
-    return convert_to_fp16(fp32_onnx, path, reference_inputs=autocast_reference(spec.name) if takes_images else None,
+    return convert_to_fp16(fp32_onnx, path, reference_inputs=autocast_reference_file(spec.name) if takes_images else None,
                            exclude_nodes=exclude_nodes, recipe=recipe)
 
 

@@ -51,7 +51,7 @@ def stored_recipe(path: str | os.PathLike[str]) -> str | None:
 
 
 def convert_to_fp16(source: str | os.PathLike[str], destination: str | os.PathLike[str], *,
-                    reference_inputs: np.ndarray | None = None, exclude_nodes: Sequence[str] = (),
+                    reference_inputs: np.ndarray | str | os.PathLike[str] | None = None, exclude_nodes: Sequence[str] = (),
                     data_max: float = DEFAULT_DATA_MAX, recipe: str | None = None) -> Path:
     """An FP16 copy of an FP32 ONNX model whose inputs and outputs stay FP32, made by NVIDIA ModelOpt's AutoCast.
 
@@ -59,7 +59,8 @@ def convert_to_fp16(source: str | os.PathLike[str], destination: str | os.PathLi
     model once on reference inputs and keeps in FP32 any node whose values there exceed `data_max` in magnitude (512
     by default: far below FP16's largest value, 65504, because FP16's step at 512 is already 0.5) or whose weights do
     not fit FP16; every other node becomes FP16. `reference_inputs` are preprocessed inputs [N, C, H, W] for a
-    one-input model, like the ones it will see (`utils.artifacts.autocast_reference(model)`: real photos); without
+    one-input model, like the ones it will see, or the `.npz` file of them AutoCast reads
+    (`utils.artifacts.autocast_reference_file(model)`: real photos); without
     them AutoCast uses seeded random values in [-1, 1], whose ranges need not be an image's. `exclude_nodes` names
     nodes to keep in FP32 as well; `data_max` set to `math.inf` makes every node FP16 whatever its range. `recipe`,
     if given, is stored in the model's metadata (`RECIPE_KEY`), so a caller can tell how a file on disk was made.
@@ -72,8 +73,8 @@ def convert_to_fp16(source: str | os.PathLike[str], destination: str | os.PathLi
     source, destination = Path(source), Path(destination)
     model = load_onnx(source)  # a missing or broken file is one line before ModelOpt sees it
     with tempfile.TemporaryDirectory(prefix=".autocast-") as scratch:
-        reference = None
-        if reference_inputs is not None:
+        reference = str(reference_inputs) if isinstance(reference_inputs, str | os.PathLike) else None
+        if reference is None and reference_inputs is not None:
             initializers = {init.name for init in model.graph.initializer}
             names = [v.name for v in model.graph.input if v.name not in initializers]
             if len(names) != 1:
