@@ -99,8 +99,9 @@ typecheck: setup $(STUBS_STAMP)  ## mypy on the TensorRT-facing code against ten
 lint: setup
 	$(PY) -m ruff check utils tests scripts
 
-bench: setup  ## benchmark sweep; CSV and plots in build/benchmarks
-	$(PY) -m utils bench --model $(MODEL) --batch 1,8,32 --plots $(BUILD)/benchmarks --harness-overhead
+bench: setup  ## benchmark sweep, then the harness checked against bare loops; CSV and plots in build/benchmarks
+	$(PY) -m utils bench --model $(MODEL) --batch 1,8,32 --plots $(BUILD)/benchmarks --csv $(BUILD)/benchmarks/bench_$(MODEL).csv
+	$(PY) scripts/harness_check.py $(BUILD)/benchmarks/bench_$(MODEL).csv
 
 lab: setup  ## JupyterLab on the notebooks
 	$(PY) -m jupyter lab notebooks

@@ -20,10 +20,11 @@ project root with the workbook installed (`make setup`):
 4. With --int8-cuda: the workbook's INT8 model in both forms (FP32 or FP16 between the Q/DQ pairs) on ONNX Runtime
    CUDA against the CPU's exact Q/DQ arithmetic, tensor by tensor, to find where CUDA's answer departs
    -> OUT_DIR/int8_cuda_layers.csv
-5. With --peers BENCH_CSV: the fastest PyTorch row of a `bench` CSV against a standalone loop of the same
-   configuration written in plain PyTorch (no workbook code), timed with CUDA events, in the same run
-6. With --autocast BENCH_CSV: FP16 by `model.half()` (the benchmark's fp16 rows) against `torch.autocast` over FP32
-   weights, eager and CUDA graph, in plain PyTorch loops (utils.benchmark.standalone)
+5. With --autocast BENCH_CSV: FP16 by `model.half()` (the benchmark's fp16 rows) against `torch.autocast` over FP32
+   weights, eager and CUDA graph, in plain PyTorch loops (scripts/harness_check.py's standalone loop)
+
+The harness itself (its cost against bare loops, its fastest PyTorch row against a plain PyTorch loop) is checked by
+scripts/harness_check.py.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ import tempfile
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # harness_check.py, beside this script
 
 COPY_BATCHES = (1, 8, 32, 256)
 COPY_ROUNDS = 3
@@ -282,20 +285,12 @@ def int8_cuda_layers(model_name: str, out: Path) -> None:
     print(f"wrote {out / 'int8_cuda_layers.csv'}; inputs: {len(inputs['input'])}, {np.asarray(inputs['input']).shape}")
 
 
-def peers_check(bench_csv: Path) -> int:
-    """Check 5: the fastest PyTorch row of `bench_csv` against a standalone loop of it (utils.benchmark.standalone)."""
-    from utils.benchmark import format_standalone, read_csv, standalone_check
-
-    check = standalone_check(read_csv(bench_csv))
-    print(format_standalone(check))
-    return 0 if check.within_target else 1
-
-
 def autocast_check(bench_csv: Path, batches: list[int]) -> int:
-    """Check 6: FP16 from `model.half()` (what the benchmark's fp16 rows run) against `torch.autocast` over FP32
+    """Check 5: FP16 from `model.half()` (what the benchmark's fp16 rows run) against `torch.autocast` over FP32
     weights, eager and one CUDA graph, channels_last, device scope, p50 of a plain PyTorch loop of each."""
+    from harness_check import standalone_pytorch
+
     from utils.benchmark import read_csv
-    from utils.benchmark.standalone import standalone_pytorch
     from utils.errors import WorkbookError
 
     template = next((r for r in read_csv(bench_csv) if r.backend == "pytorch-cuda" and r.device == "cuda"), None)
@@ -317,9 +312,6 @@ def run(args: argparse.Namespace) -> int:
     from utils.gpu import require_gpu
 
     gpu = require_gpu("These checks")
-    if args.peers:
-        print(f"GPU: {gpu.name}, compute capability {gpu.compute_capability}")
-        return peers_check(args.peers)
     if args.autocast:
         print(f"GPU: {gpu.name}, compute capability {gpu.compute_capability}")
         return autocast_check(args.autocast, [int(b) for b in args.batches.split(",")])
@@ -375,10 +367,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--precision", action="store_true",
                         help="only the precision check (3.) on the first of --models")
     parser.add_argument("--int8-cuda", action="store_true", help="only the INT8 check (4.) on the first of --models")
-    parser.add_argument("--peers", type=Path, default=None, metavar="BENCH_CSV",
-                        help="only the standalone-loop check (5.) of the fastest PyTorch row of BENCH_CSV")
     parser.add_argument("--autocast", type=Path, default=None, metavar="BENCH_CSV",
-                        help="only the model.half() vs torch.autocast check (6.) at --batches; BENCH_CSV gives the "
+                        help="only the model.half() vs torch.autocast check (5.) at --batches; BENCH_CSV gives the "
                              "row's metadata")
     args = parser.parse_args(argv)
 

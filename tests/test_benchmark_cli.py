@@ -9,16 +9,14 @@ import pytest
 from utils import artifacts
 from utils.benchmark import read_csv
 from utils.cli import main
-from utils.environment import pytorch_gpu_unavailable
 from utils.gpu import current_gpu
 
 MODEL = "efficientnet_lite0"
 
 
-def test_bench_writes_csv_plots_and_overhead_lines(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_bench_writes_csv_and_plots(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["bench", "--model", MODEL, "--backend", "onnxruntime-cpu", "--batch", "2,1", "--iterations", "4",
-                 "--warmup", "1", "--csv", str(tmp_path / "b.csv"), "--plots", str(tmp_path / "plots"),
-                 "--no-progress", "--harness-overhead"])
+                 "--warmup", "1", "--csv", str(tmp_path / "b.csv"), "--plots", str(tmp_path / "plots"), "--no-progress"])
     assert code == 0
     rows = read_csv(tmp_path / "b.csv")
     assert [(r.backend, r.precision, r.batch, r.iterations) for r in rows] == [("onnxruntime-cpu", "fp32", 1, 4),
@@ -27,21 +25,6 @@ def test_bench_writes_csv_plots_and_overhead_lines(tmp_path: Path, capsys: pytes
         f"bench_{MODEL}_latency.png", f"bench_{MODEL}_speedup.png", f"bench_{MODEL}_throughput.png"]
     out = capsys.readouterr().out
     assert "onnxruntime-cpu" in out and "p50 ms" in out and "img/s" in out and f"wrote {tmp_path / 'b.csv'}" in out
-    overhead_lines = [line for line in out.splitlines() if line.startswith("harness overhead")]
-    assert len(overhead_lines) == 2  # one per runtime x batch
-    assert "onnxruntime-cpu/fp32" in overhead_lines[0] and "batch   1" in overhead_lines[0] and "%" in overhead_lines[0]
-    assert "batch   2" in overhead_lines[1]
-    assert "over all 2 comparisons, the worst harness overhead" in out and "over the 3 % target" in out
-    assert "standalone loop" not in out  # the plain-PyTorch check is for PyTorch GPU rows
-
-
-@pytest.mark.skipif(pytorch_gpu_unavailable() is not None, reason=f"needs a GPU PyTorch can use: {pytorch_gpu_unavailable()}")
-def test_bench_on_a_gpu_checks_its_fastest_pytorch_row_against_a_plain_loop(tmp_path: Path,
-                                                                             capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["bench", "--model", MODEL, "--backend", "pytorch-cuda-graphs", "--precision", "fp16", "--batch", "8",
-                 "--iterations", "20", "--csv", str(tmp_path / "b.csv"), "--no-progress", "--harness-overhead"])
-    assert code == 0
-    assert "fastest PyTorch row pytorch-cuda-graphs/fp16" in capsys.readouterr().out
 
 
 def test_bench_writes_the_default_csv_when_none_is_given(capsys: pytest.CaptureFixture[str]) -> None:

@@ -264,10 +264,6 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
                         help="results CSV (default: build/benchmarks/bench_<model>.csv)")
     parser.add_argument("--plots", default=None, metavar="DIR", help="also write the three figures as PNG files here")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.add_argument("--harness-overhead", action="store_true",
-                        help="also measure the harness against a bare loop of the same runtime calls, for every "
-                             "runtime that ran, at every batch (target: <= 3%%); on a GPU, also the fastest "
-                             "PyTorch row against a plain PyTorch loop of it (target: >= 0.9x)")
 
 
 def comma_list(text: str, option: str, example: str) -> list[str]:
@@ -333,19 +329,6 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.plots:
         for path in benchmark.save_plots(rows, args.plots).values():
             print(f"wrote {path}")
-    if args.harness_overhead:
-        ran = list(dict.fromkeys((r.backend, r.precision, tuple(filter(None, r.options.split("+")))) for r in rows))
-        results = benchmark.harness_overhead(model_name, ran, sorted({r.batch for r in rows}),
-                                             iterations=args.iterations, warmup=args.warmup, seed=args.seed,
-                                             scopes=scopes)
-        print(benchmark.format_overhead(results))
-        print(benchmark.overhead_summary(results))
-        if any(r.backend.startswith("pytorch-") and r.device == "cuda" for r in rows):
-            try:
-                check = benchmark.standalone_check(rows, iterations=args.iterations or 200)
-                print(benchmark.format_standalone(check))
-            except WorkbookError as exc:
-                print(f"no standalone-loop check: {exc}")
     return 0
 
 

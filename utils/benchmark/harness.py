@@ -23,8 +23,8 @@ The method, in one place:
   columns are the p50s of the split iterations; they add up to about the p50 latency.
 * **Throughput** is batch / mean latency (images/s) of these synchronous iterations.
 
-`utils.benchmark.overhead` checks the result: the harness's latency samples against a bare loop of the same
-runtime calls, for every runtime that runs here.
+scripts/harness_check.py checks the result: the harness's latency samples against a bare loop of the same
+runtime calls, for every runtime of a bench CSV that runs here.
 """
 
 from __future__ import annotations
