@@ -57,8 +57,11 @@ class HostPeak:
     """
 
     def start(self) -> None:
-        self.before = rss_bytes()
-        self.reset = reset_peak_rss() and peak_rss_since_reset() is not None
+        # The baseline is the high-water mark the kernel starts from at the reset, not an RSS read before it: memory
+        # another thread frees between the two reads would otherwise hide that much of the rise.
+        baseline = peak_rss_since_reset() if reset_peak_rss() else None
+        self.reset = baseline is not None
+        self.before = baseline if baseline is not None else rss_bytes()
         self.maxrss_before = maxrss_bytes()
 
     def stop(self) -> int:
