@@ -232,7 +232,8 @@ def test_inspect_expect_passes_when_every_compute_layer_ran_in_it(capsys):
 def test_inspect_json_file_without_options_prints_the_layer_table(capsys):
     assert main(["inspect", "--json-file", MNIST_FP32]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].split() == ["layer", "type", "precision/format", "tactic"] and len(lines) == 10
+    assert lines[0].split() == ["#", "layer", "type", "kind", "in", "out", "output", "format", "tactic", "ONNX", "nodes"]
+    assert len(lines) == 10 and lines[1].split()[:4] == ["0", "node_conv2d", "+", "node_relu"]
 
 
 @pytest.mark.parametrize("argv, message", [

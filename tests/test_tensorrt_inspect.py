@@ -49,9 +49,7 @@ from utils.tensorrt.engine_report import (
 )
 from utils.tensorrt.inspect import (
     engine_io_tensors,
-    format_layer_table,
     inspector_json_of,
-    layers_from_inspector_json,
     read_inspector_json,
 )
 
@@ -96,11 +94,11 @@ TRT11_DOCUMENT = {
 
 def test_tensorrt_10_layers_and_bindings():
     text = json.dumps(TRT10_DOCUMENT)
-    rows = layers_from_inspector_json(text)
-    assert [r.layer_type for r in rows] == ["Reformat", "CaskConvolution"]
-    assert rows[1].precision == "Channel major FP16 format where channel % 8 == 0"
-    assert rows[1].tactic.startswith("trt_turing_cutlass_image_network_first_layer")
-    assert rows[0].tactic == "0x0000000000000000"  # no TacticName: the value is shown
+    layers = engine_report(text).layers
+    assert [layer.layer_type for layer in layers] == ["Reformat", "CaskConvolution"]
+    assert layers[1].outputs[0].format == "Channel major FP16 format where channel % 8 == 0"
+    assert layers[1].tactic.startswith("trt_turing_cutlass_image_network_first_layer")
+    assert layers[0].tactic == "0x0000000000000000"  # no TacticName: the value is shown
     assert engine_io_tensors(text) == ["input.1", "191"]
 
 
@@ -109,22 +107,22 @@ def test_tensorrt_11_io_tensor_objects_and_split_format_fields(data_type_key):
     document = json.loads(json.dumps(TRT11_DOCUMENT))
     document["Layers"][0]["Outputs"] = [_split(TRT10_LAYER["Outputs"][0], data_type_key)]
     text = json.dumps(document)
-    (row,) = layers_from_inspector_json(text)
-    assert row.precision == "Channel major format where channel % 8 == 0 Half"
+    (layer,) = engine_report(text).layers
+    assert (layer.outputs[0].format, layer.outputs[0].precision) == ("Channel major format where channel % 8 == 0", "FP16")
     assert engine_io_tensors(text) == ["input_0", "output_0"]
 
 
 def test_layer_names_only_verbosity_and_the_table():
-    rows = layers_from_inspector_json(json.dumps({"Layers": ["a", "b"], "Bindings": []}))
-    assert [r.name for r in rows] == ["a", "b"] and rows[0].layer_type == ""
-    table = format_layer_table(layers_from_inspector_json(json.dumps(TRT10_DOCUMENT)), limit=1)
+    layers = engine_report(json.dumps({"Layers": ["a", "b"], "Bindings": []})).layers
+    assert [layer.name for layer in layers] == ["a", "b"] and layers[0].layer_type == ""
+    table = format_report_table(engine_report(json.dumps(TRT10_DOCUMENT)), limit=1)
     assert "Reformat" in table and "1 more layers" in table and "CaskConvolution" not in table
 
 
 @pytest.mark.parametrize("text", ["Layer(CaskConvolution): conv", "[1, 2]"])
 def test_not_an_inspector_document_is_a_one_line_error(text):
     with pytest.raises(WorkbookError, match="engine inspector") as info:
-        layers_from_inspector_json(text)
+        engine_report(text)
     assert "\n" not in str(info.value)
 
 

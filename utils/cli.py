@@ -166,10 +166,8 @@ def cmd_build(args: argparse.Namespace) -> int:
 def cmd_inspect(args: argparse.Namespace) -> int:
     from utils.tensorrt import engine_report as report_of
     from utils.tensorrt.inspect import (
-        format_layer_table,
         inspector_json_of,
         inspector_json_of_engine,
-        layers_from_inspector_json,
         read_inspector_json,
     )
 
@@ -194,10 +192,10 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     if text is None:
         print(f"(no layer table: the per-layer table needs the engine loaded, and {why_not})")
         return 0
-    if not asked:
-        print(format_layer_table(layers_from_inspector_json(text)))
-        return 0
     report = report_of.engine_report(text, source)
+    if not asked:
+        print(report_of.format_report_table(report))
+        return 0
     diff = report_of.diff_reports(report, other) if other is not None else None  # errors before any output
     missed = report_of.layers_not_in(report, expected) if expected else []
     if args.report:

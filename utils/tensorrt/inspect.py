@@ -12,34 +12,18 @@ The table comes from `IEngineInspector` (`LayerInformationFormat.JSON`, engines 
 At lower profiling verbosity a layer is only its name, as a string. Loading the engine needs a GPU that can
 run it, but not pycuda. Where it cannot load, the same JSON saved elsewhere serves: `trtexec --exportLayerInfo=FILE`
 writes exactly `getEngineInformation(kJSON)` (NVIDIA/TensorRT samples/common/sampleReporting.cpp, printLayerInfo,
-tags v10.16 and v11.1). `engine_report.py` turns the JSON into the precision report and the diff of two engines.
+tags v10.16 and v11.1). `engine_report.py` turns the JSON into the per-layer table, the precision report and the diff
+of two engines.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from utils.errors import WorkbookError
-
-
-@dataclass(frozen=True)
-class LayerRow:
-    name: str
-    layer_type: str
-    precision: str
-    tactic: str
-
-
-def _tensor_format(tensor: dict[str, Any]) -> str:
-    if "Format/Datatype" in tensor:
-        return str(tensor["Format/Datatype"])
-    data_type = tensor.get("Datatype", tensor.get("DataType", ""))
-    return " ".join(str(part) for part in (tensor.get("Format", ""), data_type) if part)
-
 
 EXPORT_HINT = ("export it where the engine loads: `trtexec --loadEngine=ENGINE --exportLayerInfo=layers.json`, "
                "the engine built with --profilingVerbosity=detailed")
@@ -59,20 +43,6 @@ def inspector_document(text: str, source: str | None = None) -> dict[str, Any]:
             raise WorkbookError(f'{source} is JSON but not the engine inspector\'s (no "Layers" list); {EXPORT_HINT}')
         raise WorkbookError("the engine inspector's JSON is not an object; rebuild the engine with ProfilingVerbosity.DETAILED")
     return document
-
-
-def layers_from_inspector_json(text: str) -> list[LayerRow]:
-    """The per-layer table from IEngineInspector's JSON, TensorRT 8.6 to 11.x."""
-    rows = []
-    for layer in inspector_document(text)["Layers"]:
-        if isinstance(layer, str):
-            rows.append(LayerRow(layer, "", "", ""))
-            continue
-        outputs = [o for o in layer.get("Outputs") or [] if isinstance(o, dict)]
-        formats = sorted({_tensor_format(o) for o in outputs} - {""})
-        rows.append(LayerRow(name=str(layer.get("Name", "")), layer_type=str(layer.get("LayerType", "")),
-                             precision=", ".join(formats), tactic=str(layer.get("TacticName") or layer.get("TacticValue", ""))))
-    return rows
 
 
 def engine_io_tensors(text: str) -> list[str]:
@@ -104,14 +74,6 @@ def inspector_json_of_engine(engine_path: str | os.PathLike[str]) -> tuple[dict[
     text = str(inspector.get_engine_information(trt.module.LayerInformationFormat.JSON))
     facts["io_tensors"] = engine_io_tensors(text)
     return facts, text, None
-
-
-def inspect_engine(engine_path: str | os.PathLike[str]) -> tuple[dict[str, Any], list[LayerRow] | None, str | None]:
-    """(facts, layer table or None, why there is no table). The facts are the sidecar, or the header check's note."""
-    facts, text, reason = inspector_json_of_engine(engine_path)
-    if text is None:
-        return facts, None, f"the per-layer table needs the engine loaded, and {reason}"
-    return facts, layers_from_inspector_json(text), None
 
 
 def read_inspector_json(path: str | os.PathLike[str]) -> str:
@@ -148,14 +110,3 @@ def inspector_json_of(path: str | os.PathLike[str]) -> str:
     if text is None:
         raise WorkbookError(f"reading {path}'s layers needs the engine loaded, and {reason}; {EXPORT_HINT}")
     return text
-
-
-def format_layer_table(rows: list[LayerRow], limit: int | None = None) -> str:
-    shown = rows if limit is None else rows[:limit]
-    width = min(60, max((len(r.name) for r in shown), default=4))
-    lines = [f"{'layer':<{width}}  {'type':<18}  {'precision/format':<28}  tactic"]
-    for row in shown:
-        lines.append(f"{row.name[:width]:<{width}}  {row.layer_type[:18]:<18}  {row.precision[:28]:<28}  {row.tactic}")
-    if limit is not None and len(rows) > limit:
-        lines.append(f"... {len(rows) - limit} more layers")
-    return "\n".join(lines)
