@@ -70,8 +70,8 @@ def test_an_already_quantized_model_is_refused(quantized, calibration, tmp_path)
 
 
 @pytest.mark.parametrize(("options", "message"), [
-    ({"method": "percentile"}, "unknown calibration method 'percentile'; choose max or entropy"),
-    ({"high_precision": "bf16"}, "unknown high precision 'bf16'; choose fp32 or fp16"),
+    ({"method": "percentile"}, "unknown calibration method 'percentile'; choose one of: max, entropy"),
+    ({"high_precision": "bf16"}, "unknown high precision 'bf16'; choose one of: fp32, fp16"),
 ])
 def test_unknown_options_are_refused(lite0_onnx, calibration, tmp_path, options, message):
     with pytest.raises(WorkbookError, match=message):

@@ -245,11 +245,9 @@ def int8_variant_path(model_name: str, variant: str) -> Path:
 
 
 def _check_onnx_precision(precision: str) -> str:
-    from utils.errors import WorkbookError
+    from utils.errors import one_of
 
-    if precision not in ONNX_PRECISIONS:
-        raise WorkbookError(f"unknown precision {precision!r}; choose one of: {', '.join(ONNX_PRECISIONS)}")
-    return precision
+    return one_of(precision, ONNX_PRECISIONS, "precision")
 
 
 def calibration_path(model_name: str) -> Path:

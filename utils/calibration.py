@@ -26,7 +26,7 @@ import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from utils.errors import WorkbookError
+from utils.errors import WorkbookError, one_of
 
 if TYPE_CHECKING:
     import numpy as np
@@ -53,8 +53,7 @@ def source_photo(name: str) -> Image.Image:
     from PIL import Image
     from skimage import data
 
-    if name not in CALIBRATION_PHOTOS + EVALUATION_PHOTOS:
-        raise WorkbookError(f"unknown source photo {name!r}; choose one of: {', '.join(EVALUATION_PHOTOS + CALIBRATION_PHOTOS)}")
+    one_of(name, EVALUATION_PHOTOS + CALIBRATION_PHOTOS, "source photo")
     if name == "grace_hopper":
         import matplotlib.cbook
 

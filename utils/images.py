@@ -17,7 +17,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from utils.errors import WorkbookError
+from utils.errors import WorkbookError, one_of
 
 if TYPE_CHECKING:
     import numpy as np
@@ -199,8 +199,7 @@ def sample_image(name: str) -> Image.Image:
     from PIL import Image
     from skimage import data
 
-    if name not in SAMPLE_IMAGES:
-        raise WorkbookError(f"unknown sample image {name!r}; choose one of: {', '.join(SAMPLE_IMAGES)}")
+    one_of(name, SAMPLE_IMAGES, "sample image")
     return Image.fromarray(getattr(data, name)()).convert("RGB")
 
 

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from utils.errors import WorkbookError
+from utils.errors import WorkbookError, one_of
 from utils.files import write_text_atomic
 
 if TYPE_CHECKING:
@@ -99,8 +99,7 @@ def polygraphy_tensorrt_model(onnx_path: str | os.PathLike[str], precision: str,
         if trt.strongly_typed_only:
             return artifacts.fp16_model(onnx_path, model_name), ["--strongly-typed"]
         return onnx_path, ["--fp16"]
-    if precision != "int8":
-        raise WorkbookError(f"unknown precision {precision!r}; choose fp32, fp16 or int8")
+    one_of(precision, ("fp32", "fp16", "int8"), "precision")
     from utils.models import selected_model_name
     from utils.onnx.quantize import quantize_int8
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from utils.errors import WorkbookError
+from utils.errors import WorkbookError, one_of
 
 if TYPE_CHECKING:
     import onnx
@@ -62,8 +62,7 @@ def without_qdq(quantized: onnx.ModelProto, nodes: Sequence[str], inputs: str = 
     QuantizeLinear's own input; Q/DQ nodes left unused are removed."""
     import onnx
 
-    if inputs not in INPUT_KINDS:
-        raise WorkbookError(f"unknown inputs {inputs!r}; choose one of: {', '.join(INPUT_KINDS)}")
+    one_of(inputs, INPUT_KINDS, "inputs")
     model = onnx.ModelProto()
     model.CopyFrom(quantized)
     graph = model.graph

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from utils.errors import WorkbookError
+from utils.errors import WorkbookError, one_of
 
 if TYPE_CHECKING:
     import numpy as np
@@ -154,10 +154,8 @@ def quantize_int8(source_onnx: str | os.PathLike[str], destination: str | os.Pat
     from utils.onnx.export import load_onnx
     from utils.onnx.quiet import quiet_modelopt
 
-    if method not in METHODS:
-        raise WorkbookError(f"unknown calibration method {method!r}; choose {' or '.join(METHODS)}")
-    if high_precision not in HIGH_PRECISIONS:
-        raise WorkbookError(f"unknown high precision {high_precision!r}; choose {' or '.join(HIGH_PRECISIONS)}")
+    one_of(method, METHODS, "calibration method")
+    one_of(high_precision, HIGH_PRECISIONS, "high precision")
     source, destination = Path(source_onnx), Path(destination)
     model = load_onnx(source)
     if is_quantized(model):

@@ -52,7 +52,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from utils.errors import WorkbookError
+from utils.errors import WorkbookError, one_of
 from utils.onnx.fp16_emulation import with_outputs
 from utils.onnx.precision import DEFAULT_DATA_MAX
 
@@ -215,10 +215,8 @@ def _check_arguments(onnx_path: str | os.PathLike[str], precision: str, target_s
     from utils.onnx.export import load_onnx
     from utils.onnx.quantize import METHODS, is_quantized
 
-    if precision not in PRECISIONS:
-        raise WorkbookError(f"unknown precision {precision!r}; choose {' or '.join(PRECISIONS)}")
-    if method not in METHODS:
-        raise WorkbookError(f"unknown calibration method {method!r}; choose {' or '.join(METHODS)}")
+    one_of(precision, PRECISIONS, "precision")
+    one_of(method, METHODS, "calibration method")
     try:
         target = float(target_sqnr_db)  # type: ignore[arg-type]
     except (TypeError, ValueError):

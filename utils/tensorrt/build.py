@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from utils.errors import WorkbookError
+from utils.errors import WorkbookError, one_of
 from utils.files import exclusive_lock, sha256_of_file, write_bytes_atomic
 from utils.tensorrt.engine_file import EngineRecord
 
@@ -85,8 +85,7 @@ def build_request(onnx_path: str | os.PathLike[str], *, precision: str = "fp32",
     from utils.gpu import current_gpu
     from utils.tensorrt.api import load_tensorrt
 
-    if precision not in PRECISIONS:
-        raise WorkbookError(f"unknown precision {precision!r}; choose one of: {', '.join(PRECISIONS)}")
+    one_of(precision, PRECISIONS, "precision")
     if workspace_mib < 1:
         raise WorkbookError(f"workspace of {workspace_mib} MiB is too small; give at least 1 MiB")
     onnx_path = Path(onnx_path)
