@@ -17,8 +17,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "utils"
 SCRIPTS = ROOT / "scripts"
-MAX_LINES = 500
-ARGPARSE_ALLOWED = {"utils.cli"}  # and scripts/*.py, which are programs
+MAX_LINES = 400  # issue 21: no module over 400 lines
+# The command line: utils/cli.py, the argument helpers its commands share, and the bench command (and scripts/*.py,
+# which are programs).
+ARGPARSE_ALLOWED = {"utils.cli", "utils.arguments", "utils.benchmark.command"}
 
 
 @dataclass(frozen=True)
@@ -171,7 +173,7 @@ def test_no_import_cycles_between_utils_modules():
     assert not cycles, "\n".join(describe_cycle(cycle, graph) for cycle in cycles)
 
 
-def test_no_module_is_over_500_lines():
+def test_no_module_is_over_400_lines():
     long = {str(p.relative_to(ROOT)): n for p in python_files(PACKAGE) if (n := len(p.read_text().splitlines())) > MAX_LINES}
     assert not long, f"modules over {MAX_LINES} lines (split them by concern): {long}"
 

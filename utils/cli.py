@@ -8,16 +8,12 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from utils.arguments import comma_list, model_argument
+from utils.benchmark.command import add_bench_arguments, cmd_bench
 from utils.errors import WorkbookError
 
 EXIT_USER_ERROR = 2
 EXIT_COMPARISON_FAILED = 1
-
-
-def _model_argument(parser: argparse.ArgumentParser) -> None:
-    from utils.models import DEFAULT_MODEL, MODEL_ENV_VAR
-
-    parser.add_argument("--model", help=f"model name (default: ${MODEL_ENV_VAR} or {DEFAULT_MODEL})")
 
 
 def cmd_classify(args: argparse.Namespace) -> int:
@@ -228,49 +224,6 @@ def cmd_student(args: argparse.Namespace) -> int:
     return 0
 
 
-# --- bench: utils.benchmark -------------------------------------------------------------------------------------
-
-
-def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
-    from utils.benchmark import DEFAULT_BATCHES, DEFAULT_ITERATIONS, DEFAULT_SEED, DEFAULT_WARMUP, PRECISIONS
-    from utils.benchmark.sweep import GPU_BATCHES, GPU_ITERATIONS
-    from utils.runtimes import RUNTIMES
-
-    _model_argument(parser)
-    parser.add_argument("--backend", default=None, metavar="A,B+OPTION",
-                        help=f"comma-separated runtimes, each with options after '+' (pytorch-cuda-graphs+channels-last): "
-                             f"{','.join(RUNTIMES)} (default: the GPU peers of a TensorRT engine where a GPU is, else "
-                             "the CPU runtimes)")
-    parser.add_argument("--precision", default=None, metavar="P,Q",
-                        help=f"comma-separated precisions, {','.join(PRECISIONS)} (default: fp32 for every runtime, "
-                             "and fp16 too for GPU runtimes that run it)")
-    parser.add_argument("--batch", default=None,
-                        help=f"comma-separated batch sizes (default: {','.join(map(str, GPU_BATCHES))} where a GPU "
-                             f"is, else {','.join(map(str, DEFAULT_BATCHES))})")
-    parser.add_argument("--scope", default=None, metavar="host,device",
-                        help="host: host batch in, host logits out, copies included; device: device-resident input, "
-                             "compute only (default: every scope each runtime answers)")
-    parser.add_argument("--iterations", type=int, default=None,
-                        help=f"timed iterations per configuration and batch (default: {GPU_ITERATIONS} on a GPU, "
-                             f"{DEFAULT_ITERATIONS} on the CPU, or as many as fit in --time-budget)")
-    parser.add_argument("--time-budget", type=float, default=None, metavar="SECONDS",
-                        help="time each configuration and batch for this long instead of a fixed count")
-    parser.add_argument("--warmup", type=int, default=DEFAULT_WARMUP,
-                        help="untimed warm-up iterations (default: %(default)s)")
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of the random input batch")
-    parser.add_argument("--csv", default=None, metavar="PATH",
-                        help="results CSV (default: build/benchmarks/bench_<model>.csv)")
-    parser.add_argument("--plots", default=None, metavar="DIR", help="also write the three figures as PNG files here")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-
-
-def comma_list(text: str, option: str, example: str) -> list[str]:
-    items = [part.strip() for part in text.split(",") if part.strip()]
-    if not items:
-        raise WorkbookError(f"{option} {text!r} names nothing; write it like {example}")
-    return items
-
-
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
@@ -291,45 +244,6 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_bench(args: argparse.Namespace) -> int:
-    from utils import artifacts, benchmark
-    from utils.models import selected_model_name
-
-    def batch_sizes(text: str) -> list[int]:
-        try:
-            values = [int(part) for part in comma_list(text, "--batch", "1,8,32")]
-        except ValueError:
-            raise WorkbookError(f"--batch {text!r} is not a list of batch sizes; write it like 1,8,32") from None
-        if any(v < 1 for v in values):
-            raise WorkbookError(f"--batch {text!r} needs positive batch sizes, like 1,8,32")
-        return sorted(set(values))
-
-    model_name = selected_model_name(args.model)
-    runtimes = comma_list(args.backend, "--backend", "pytorch-cpu,onnxruntime-cpu") if args.backend is not None else None
-    precisions = comma_list(args.precision, "--precision", "fp32,fp16") if args.precision is not None else None
-    scopes = comma_list(args.scope, "--scope", "host,device") if args.scope is not None else None
-    batches = batch_sizes(args.batch) if args.batch is not None else None
-    benchmark.configurations(runtimes, precisions)  # unknown names and impossible rows fail here, before anything runs
-    skipped: dict[str, str] = {}
-    rows = benchmark.run_sweep(model_name, runtimes, batches, precisions=precisions, iterations=args.iterations,
-                               time_budget_s=args.time_budget, warmup=args.warmup, seed=args.seed,
-                               progress=not args.no_progress, skipped=skipped, scopes=scopes)
-    if not rows:
-        raise WorkbookError("no backend could run: " + "; ".join(f"{k}: {v}" for k, v in skipped.items()))
-    csv_path = benchmark.write_csv(rows, args.csv or artifacts.benchmark_csv_path(model_name))
-    env = benchmark.environment()
-    print(f"{model_name} on {env['machine']}" + (f" + {env['gpu']}" if env["gpu"] else "") + f", {rows[0].date}")
-    print(benchmark.format_table(rows))
-    print(benchmark.format_speedups(rows))
-    for label, reason in skipped.items():
-        print(f"no rows for {label}: {reason}")
-    print(f"wrote {csv_path}")
-    if args.plots:
-        for path in benchmark.save_plots(rows, args.plots).values():
-            print(f"wrote {path}")
-    return 0
-
-
 # --- the parser ---------------------------------------------------------------------------------------------------
 
 
@@ -345,7 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     classify = commands.add_parser("classify", help="top-K ImageNet classes for images")
     classify.add_argument("images", nargs="+", help="image files (JPEG, PNG, ...)")
-    _model_argument(classify)
+    model_argument(classify)
     classify.add_argument("--backend", choices=RUNTIMES, default="pytorch-cpu")
     classify.add_argument("--precision", choices=("fp32", "fp16", "int8"), default="fp32",
                           help="fp16/int8: the FP16 or INT8 (Q/DQ) model (onnxruntime-*) or engine (tensorrt)")
@@ -356,7 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser("evaluate", help="top-1/top-5 accuracy on labelled images, per precision")
     evaluate.add_argument("folder", help="one sub-folder per class named by its WordNet id (n02123045/...), as "
                                          "ImageNet's validation set sorted into class folders")
-    _model_argument(evaluate)
+    model_argument(evaluate)
     evaluate.add_argument("--backend", choices=RUNTIMES, default="onnxruntime-cpu")
     evaluate.add_argument("--precision", default="fp32", metavar="LIST",
                           help="comma-separated: fp32, fp16, int8 (default fp32)")
@@ -366,7 +280,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.set_defaults(func=cmd_evaluate)
 
     export = commands.add_parser("export", help="export a model to ONNX with a dynamic batch axis")
-    _model_argument(export)
+    model_argument(export)
     export.add_argument("--out", required=True, help="ONNX file to write")
     export.add_argument("--opset", type=int, default=DEFAULT_OPSET)
     export.add_argument("--fp16", action="store_true", help="FP16 weights and activations, FP32 inputs and outputs")
@@ -375,7 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
     quantize = commands.add_parser("quantize", help="INT8 post-training quantization (Q/DQ ONNX) with NVIDIA ModelOpt")
     quantize.add_argument("onnx", help="FP32 ONNX file (from `export`)")
     quantize.add_argument("--out", required=True, help="ONNX file to write")
-    _model_argument(quantize)
+    model_argument(quantize)
     quantize.add_argument("--calibration", metavar="DIR|NPZ",
                           help="a folder of images, or an .npz file with an array named 'input' [N, C, H, W] "
                                "(default: the workbook's set for --model, made from scikit-image's photos)")

@@ -1,43 +1,13 @@
 """Mixed-precision search: which few layers must stay in higher precision for a model to meet an accuracy target.
 
-This is what `polygraphy debug precision` did for TensorRT's weakly typed builds, redone for strongly typed
-TensorRT (11.x, TensorRT-RTX), where the precision of each layer is written in the ONNX model, and for a CPU.
-Both searches keep nodes in the order of a ranking and look for the shortest prefix of it that meets the target;
-they differ in how they rank and how they grow.
-
-* INT8: ModelOpt quantizes the model once (calibrated on `inputs`, FP32 elsewhere: the CPU-validation form), and
-  `utils.onnx.sensitivity` measures each quantized node's effect on the logits with only that node quantized, on
-  the first `PROFILE_SAMPLES` inputs: one short run per node. That ranks by what keeping a node removes, and it
-  predicts the SQNR of every prefix (isolated noises roughly add). The search evaluates the shortest prefix
-  predicted to meet the target, on every input; a miss corrects the prediction by the measured difference and the
-  next prediction is evaluated; a hit is bisected down to the shortest prefix that still meets the target (the
-  prefix one node shorter was evaluated and missed). On EfficientNet-Lite0 the first depthwise convolution carries
-  about half the logit noise, and a 20 dB target keeps it alone (notebook 07). Keeping a node is emulated by
-  removing the Q/DQ pairs on its inputs (`utils.onnx.qdq.without_qdq`), and the model written is the candidate
-  evaluated, so its SQNR is the one measured. ModelOpt's `nodes_to_exclude` does the same to a convolution, but not
-  always to an Add (one reading a Q/DQ shared with a quantized convolution stays quantized: lite0 at 30 dB, 29.8
-  instead of 30.1 dB), which is why the search does not re-run ModelOpt; `quantize_int8(..., exclude_nodes=kept,
-  high_precision="fp16")` makes the TensorRT form, and for such Adds it quantizes a little more than was measured.
-* FP16: one evaluation with every intermediate tensor exposed (every node output marked as a graph output, as
-  Polygraphy's `*` does) measures, against the FP32 run, how much noise each node adds: its output's
-  noise-to-signal ratio minus its worst input's (10^(-SQNR/10), so noise powers add and a node fed by an exact graph
-  input still gets a finite score; an output that becomes inf or NaN from finite inputs is the most sensitive of
-  all). Candidates are evaluated by emulation on the FP32 graph (`utils.onnx.fp16_emulation`: every FP16 tensor
-  rounded, overflow to inf), because ONNX Runtime's CPU provider hides FP16 errors; the split emulated is the
-  search's kept nodes plus those AutoCast keeps in FP32 by itself. Growth keeps the top-ranked nodes, re-evaluates
-  and re-ranks: one node per step while single nodes pay off (while the model overflows, the ranking names the
-  overflowing node exactly, and while a step's gain in dB, repeated over the evaluations left, would close the
-  gap), else twice as many as the last step (noise spread over more layers than the budget has steps); a step that
-  meets the target with several nodes is bisected to the shortest prefix that meets it. The model written is the
-  real AutoCast model with the kept nodes excluded; the SQNR reported is the emulation of its own FP16/FP32 split.
-
-The SQNR is of all graph outputs (the logits) against the FP32 model on `inputs`, with ONNX Runtime's CPU provider.
-Every model run on all inputs counts in `evaluations`: the FP32 reference, each candidate (growth and bisection
-steps), and (FP16) the final model when it differs from every candidate; the INT8 profile's short runs count in
-`profile_runs`. `history` has one `SearchStep` per evaluation after the reference, in order. The model written is
-the one with fewest kept nodes that meets the target, or else the best SQNR found; the result's `kept` is read from
-it. The nodes kept are only as few as the ranking is good: the shortest prefix in rank order, not necessarily the
-smallest set that would meet the target.
+What `polygraphy debug precision` did for TensorRT's weakly typed builds, redone for strongly typed TensorRT (11.x,
+TensorRT-RTX), where each layer's precision is written in the ONNX model, and for a CPU (no library does this).
+Both searches keep nodes in the order of a ranking and look for the shortest prefix of it that meets the target:
+INT8 ranks by `utils.onnx.sensitivity`'s per-node profile and evaluates its predictions; FP16 ranks by the noise
+each node adds in one emulated run (`utils.onnx.fp16_emulation`) and grows, re-ranking. The SQNR is of the logits
+against the FP32 model on `inputs`, with ONNX Runtime's CPU provider. How each search ranks, grows, bisects and
+counts its model runs, and why INT8 keeps nodes by removing Q/DQ pairs rather than re-running ModelOpt:
+docs/precision_search.md.
 """
 
 from __future__ import annotations

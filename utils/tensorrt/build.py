@@ -63,13 +63,12 @@ class BuildRequest:
 
 def parse_batch(text: str) -> tuple[int, int, int]:
     """"1,8,32" -> (1, 8, 32), checked to be positive and ordered min <= opt <= max."""
-    try:
-        values = tuple(int(part) for part in text.split(","))
-    except ValueError:
-        raise WorkbookError(f"--batch {text!r} is not MIN,OPT,MAX; write it like 1,8,32") from None
+    from utils.arguments import batch_sizes
+
+    values = batch_sizes(text, "--batch", "1,8,32 (MIN,OPT,MAX)")
     if len(values) != 3:
         raise WorkbookError(f"--batch {text!r} is not MIN,OPT,MAX; write it like 1,8,32")
-    return check_batch(values)
+    return check_batch(tuple(values))
 
 
 def check_batch(batch: tuple[int, ...]) -> tuple[int, int, int]:
