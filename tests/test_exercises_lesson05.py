@@ -79,3 +79,28 @@ def test_05_3_the_fraction_of_the_memory_bound(capsys):
             check("05.3", wrong, row=row, cost=cost, peaks=PEAKS)
     with pytest.raises(NotYetRight, match="is not bound / p50"):
         check("05.3", 0.123, row=replace(row, p50_ms=1.0), cost=cost, peaks=PEAKS)
+
+
+# 05.4: the learner's own loop at batch 8, judged against the notebook's loop at batch 1 (p50 3 ms here).
+LOOP = dict(iterations=20, warmup=3, batch=8, first_batch=1, first_p50_ms=3.0)
+
+
+def test_05_4_a_batch_of_eight_timed_in_milliseconds(capsys):
+    times = [17.0 + 0.1 * i for i in range(20)]
+    check("05.4", times, **LOOP)
+    printed = capsys.readouterr().out
+    assert "p50 17.95 ms" in printed and "446 images/s against 333 at batch 1" in printed
+
+
+@pytest.mark.parametrize(("answer", "message"), [
+    ([17.0] * 23, "the 3 warm-up runs are in them"),
+    ([17.0] * 5, "5 times; time each of the 20 runs"),
+    ([17.0] * 19 + [-1.0], "a latency is positive"),
+    ([0.017] * 20, "seconds, not milliseconds"),
+    ([17e6] * 20, "nanoseconds, not milliseconds"),
+    ([3.1] * 20, "did the input hold 8 images"),
+    ("17 ms", "give the list"),
+])
+def test_05_4_mistakes(answer, message):
+    with pytest.raises(NotYetRight, match=re.escape(message)):
+        check("05.4", answer, **LOOP)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import pytest
 
@@ -126,3 +127,65 @@ def test_07_3_the_values_that_become_inf_in_fp16_pass(capsys):
 def test_07_3_each_mistake_gets_its_message(answer, message):
     with pytest.raises(NotYetRight, match=message):
         check("07.3", answer, peaks=PEAKS)
+
+
+# 07.4: one tensor of the FP16 overflow network stored in FP16, edited with onnx-graphsurgeon as the lesson does
+# (the added Cast nodes unnamed, as gs.Node leaves them).
+def _edit(net_path, tensor, *, back=True, rename_back=None):
+    import numpy as np
+    import onnx
+    import onnx_graphsurgeon as gs
+
+    graph = gs.import_onnx(onnx.load(str(net_path)))
+    writer = next(node for node in graph.nodes if node.outputs[0].name == tensor)
+    stored = writer.outputs[0]
+    computed = gs.Variable(f"{tensor}__fp32", dtype=np.float32)
+    half = gs.Variable(f"{tensor}__fp16", dtype=np.float16)
+    writer.outputs = [computed]
+    graph.nodes.append(gs.Node("Cast", inputs=[computed], outputs=[half], attrs={"to": onnx.TensorProto.FLOAT16}))
+    if back:
+        target = gs.Variable(rename_back, dtype=np.float32) if rename_back else stored
+        graph.nodes.append(gs.Node("Cast", inputs=[half], outputs=[target], attrs={"to": onnx.TensorProto.FLOAT}))
+    graph.toposort()
+    return graph
+
+
+@pytest.fixture(scope="module")
+def overflow(tmp_path_factory):
+    import onnx
+
+    from utils.onnx import fragile
+
+    path = fragile.fp16_overflow_net(tmp_path_factory.mktemp("07_4") / "net.onnx")
+    return path, onnx.load(str(path)), fragile.samples(4)
+
+
+def test_07_4_the_scaled_tensor_fits_fp16(overflow, capsys):
+    import onnx_graphsurgeon as gs
+
+    path, net, samples = overflow
+    check("07.4", gs.export_onnx(_edit(path, "scaled")), net=net, tensor="scaled", inputs=samples)
+    assert "the logits stay finite" in capsys.readouterr().out
+
+
+def test_07_4_the_big_tensor_overflows(overflow, capsys):
+    import onnx_graphsurgeon as gs
+
+    path, net, samples = overflow
+    check("07.4", gs.export_onnx(_edit(path, "big.out")), net=net, tensor="big.out", inputs=samples)
+    assert "overflows" in capsys.readouterr().out
+
+
+def test_07_4_mistakes(overflow):
+    import onnx_graphsurgeon as gs
+
+    path, net, samples = overflow
+    context = dict(net=net, tensor="scaled", inputs=samples)
+    for answer, message in (
+        (_edit(path, "scaled"), "gs.export_onnx(graph)"),
+        ("model", "an onnx.ModelProto"),
+        (gs.export_onnx(_edit(path, "scaled", back=False)), "1 Cast to FLOAT16 and 0 back to FLOAT"),
+        (gs.export_onnx(_edit(path, "big.out")), "the casts end in 'big.out'"),
+    ):
+        with pytest.raises(NotYetRight, match=re.escape(message)):
+            check("07.4", answer, **context)

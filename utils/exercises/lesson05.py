@@ -1,5 +1,5 @@
 """Checks for the exercises of 05_benchmark: pick a configuration for a latency budget, explain a speed-up by what
-limits each batch size, and how close a row comes to the physical limit.
+limits each batch size, how close a row comes to the physical limit, and a timing loop of one's own.
 
 Each check recomputes the expected answer from the rows it is given (the committed H200 reference, or the learner's
 own sweep) and the model's cost read off its graph, so it holds for any CSV and machine.
@@ -102,3 +102,37 @@ def roofline_fraction(answer: Any, *, row: BenchmarkRow, cost: ModelCost, peaks:
                           "the memory bandwidth")
     raise NotYetRight(f"{value:.4g} is not bound / p50; hint: cost.layerwise_bytes(row.batch, row.precision) / "
                       "(peaks['memory_tbps'] * 1e12) seconds, against row.p50_ms / 1e3")
+
+
+BATCHING_GAIN = 1.5  # eight images take at least this many times one image's p50 on any CPU or GPU measured
+
+
+@exercise("05.4")
+def own_timing_loop(answer: Any, *, iterations: int, warmup: int, batch: int, first_batch: int,
+                    first_p50_ms: float) -> str:
+    """Milliseconds of each of `iterations` timed `session.run` calls at `batch`, the warm-up left out; judged against
+    the notebook's own loop at `first_batch` (p50 `first_p50_ms`)."""
+    import numpy as np
+
+    if isinstance(answer, str | bytes) or not hasattr(answer, "__len__"):
+        raise NotYetRight("give the list of every timed run's milliseconds, e.g. [3.1, 3.0, ...]")
+    values = np.asarray([as_number(value, "a latency") for value in answer], dtype=float)
+    if len(values) == iterations + warmup:
+        raise NotYetRight(f"{len(values)} times: the {warmup} warm-up runs are in them; time only the {iterations} after")
+    if len(values) != iterations:
+        raise NotYetRight(f"{len(values)} times; time each of the {iterations} runs after the warm-up once")
+    if not (values > 0).all():
+        raise NotYetRight("a latency is positive: take the clock before session.run and subtract it from the one after")
+    p50 = float(np.median(values))
+    if p50 < first_p50_ms / 100:
+        raise NotYetRight(f"a median of {p50:.2g}: seconds, not milliseconds? perf_counter_ns() differences / 1e6 are ms")
+    if p50 > first_p50_ms * 1000 * batch:
+        raise NotYetRight(f"a median of {p50:.3g}: nanoseconds, not milliseconds? divide perf_counter_ns differences by 1e6")
+    if batch > first_batch and p50 < BATCHING_GAIN * first_p50_ms:
+        raise NotYetRight(f"p50 {p50:.2f} ms, about the {first_batch}-image loop's {first_p50_ms:.2f} ms: did the input "
+                          f"hold {batch} images? its first axis is the batch")
+    per_image = (first_p50_ms / first_batch, p50 / batch)
+    gain = per_image[0] / per_image[1]
+    return (f"batch {batch}: p50 {p50:.2f} ms, {1e3 * batch / p50:,.0f} images/s against {1e3 * first_batch / first_p50_ms:,.0f} "
+            f"at batch {first_batch}: {gain:.1f}x the throughput for {p50 / first_p50_ms:.1f}x the latency; whether that is "
+            "worth it depends on the latency budget (exercise 05.1)")

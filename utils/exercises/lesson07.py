@@ -1,5 +1,5 @@
 """Checks for the exercises of 07_precision_debugging: which layer to keep in FP32, how many nodes a target needs by
-the sensitivity profile's prediction, FP16 overflow.
+the sensitivity profile's prediction, FP16 overflow, one tensor stored in FP16 with onnx-graphsurgeon.
 
 Each check computes the expected answer from what the notebook measured (a per-layer SQNR table, the INT8 sensitivity
 profile, peak activations), so it holds for any model, calibration and machine.
@@ -161,3 +161,54 @@ def fp16_overflows(answer: Any, *, peaks: Mapping[str, float]) -> str:
     if extra:
         parts.append(f"these fit FP16: {show(extra)}")
     raise NotYetRight("; ".join(parts) + f"; hint: a value overflows when abs(value) >= {FP16_INF_FROM:g}")
+
+
+def _cast_to(node: Any) -> int | None:
+    return next((attribute.i for attribute in node.attribute if attribute.name == "to"), None)
+
+
+@exercise("07.4")
+def one_tensor_in_fp16(answer: Any, *, net: Any, tensor: str, inputs: Mapping[str, Any]) -> str:
+    """`net` (an onnx.ModelProto) edited so that only `tensor` is stored in FP16: a Cast to FLOAT16 and a Cast back
+    to FLOAT between the node that writes it and every reader, everything else unchanged. Run with optimizations
+    off, against `net` on `inputs`."""
+    import numpy as np
+    import onnx
+    import onnxruntime
+
+    if type(answer).__name__ == "Graph":
+        raise NotYetRight("that is onnx-graphsurgeon's Graph; give the ONNX model: gs.export_onnx(graph)")
+    if not isinstance(answer, onnx.ModelProto):
+        raise NotYetRight(f"give the edited model, an onnx.ModelProto, not a {type(answer).__name__}")
+    original = {node.name: node for node in net.graph.node}
+    missing = sorted(set(original) - {node.name for node in answer.graph.node})
+    if missing:
+        raise NotYetRight(f"node {missing[0]!r} is gone: add the casts, keep every node of the network")
+    casts = [node for node in answer.graph.node if node.name not in original]  # added nodes may have no name
+    if any(node.op_type != "Cast" for node in casts):
+        raise NotYetRight("only Cast nodes are added: one to FLOAT16, one back to FLOAT")
+    down = [node for node in casts if _cast_to(node) == onnx.TensorProto.FLOAT16]
+    up = [node for node in casts if _cast_to(node) == onnx.TensorProto.FLOAT]
+    if len(down) != 1 or len(up) != 1 or len(casts) != 2:
+        raise NotYetRight(f"{len(down)} Cast to FLOAT16 and {len(up)} back to FLOAT; one of each: the first stores the "
+                          "value in FP16, the second gives the next node the FP32 tensor it reads")
+    if down[0].output[0] != up[0].input[0]:
+        raise NotYetRight("the Cast back to FLOAT reads what the Cast to FLOAT16 writes: chain them")
+    if up[0].output[0] != tensor:
+        raise NotYetRight(f"the casts end in {up[0].output[0]!r}; the readers of {tensor!r} must get the rounded value: "
+                          f"the Cast back to FLOAT writes {tensor!r}")
+    writer = next((node for node in answer.graph.node if down[0].input[0] in node.output and node.name in original), None)
+    if writer is None or tensor not in original[writer.name].output:
+        raise NotYetRight(f"the Cast to FLOAT16 must read what originally wrote {tensor!r}, under a new name")
+    options = onnxruntime.SessionOptions()
+    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL
+    runs = [onnxruntime.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+            .run(None, dict(inputs))[0] for model in (net, answer)]
+    if not np.isfinite(runs[1]).all():
+        return (f"{tensor!r} stored in FP16 overflows: its values pass 65504, so the logits are inf or NaN; "
+                "that tensor must stay FP32")
+    noise = float(np.mean((runs[1] - runs[0]) ** 2))
+    signal = float(np.mean(runs[0] ** 2))
+    sqnr = math.inf if noise == 0 else 10 * math.log10(signal / noise)
+    return (f"{tensor!r} stored in FP16, the logits stay finite, {sqnr:.1f} dB SQNR against FP32: its values fit FP16, "
+            "so the overflow has to be kept in FP32 before it, not here")
