@@ -32,21 +32,21 @@ def cmd_classify(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    import os
     import tempfile
 
-    from utils.artifacts import autocast_reference
+    from utils.artifacts import fp16_model
     from utils.files import ensure_writable_dir
     from utils.models import get_model_spec, selected_model_name
     from utils.onnx.export import export_onnx
-    from utils.onnx.precision import convert_to_fp16
 
     spec = get_model_spec(selected_model_name(args.model))
     out = Path(args.out)
-    if args.fp16:
+    if args.fp16:  # the FP32 export and its twin made in a scratch folder beside `out`, the twin renamed into place
         ensure_writable_dir(out.parent)
         with tempfile.TemporaryDirectory(prefix=".export-", dir=out.parent) as scratch:
             fp32_path = export_onnx(spec.load(), Path(scratch) / "fp32.onnx", spec.input_shape, args.opset)
-            convert_to_fp16(fp32_path, out, reference_inputs=autocast_reference(spec.name))
+            os.replace(fp16_model(fp32_path, spec.name), out)
     else:
         export_onnx(spec.load(), out, spec.input_shape, args.opset)
     print(f"wrote {out} ({spec.name}, opset {args.opset}, {'FP16 with FP32 inputs/outputs' if args.fp16 else 'FP32'}, dynamic batch)")
