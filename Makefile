@@ -62,12 +62,12 @@ run: setup  ## execute every notebook headless on $(MODEL); executed copies and 
 test: setup unit typecheck lint notebooks-test browser-test  ## every test: unit, mypy, ruff, notebooks (nbval, and in JupyterLab)
 
 unit: setup
-	$(PY) -m pytest tests
+	$(PY) -m pytest tests --durations=15
 
 # The instructor notebooks under nbval, where every check passes. The student versions run in the browser test, where
 # only the cells tagged raises-exception (an exercise's cell and its check cell) may raise: each lesson runs twice.
 notebooks-test: setup  ## run the instructor notebooks with nbval
-	$(PY) -m pytest --nbval-lax --nbval-current-env -p no:randomly notebooks
+	$(PY) -m pytest --nbval-lax --nbval-current-env -p no:randomly --durations=10 notebooks
 
 # One download for a room of machines: copy wheelhouse/ to each (USB stick, share), then make setup WHEELHOUSE=wheelhouse.
 # The wheels are for this machine's Python version and platform; a room needs the same on every machine.
@@ -77,7 +77,7 @@ wheelhouse:  ## download every wheel setup installs into wheelhouse/ (for a lab 
 
 # tests/browser is collected only when named (its conftest), so `unit` never starts a browser.
 browser-test: setup  ## every lesson's student version run in JupyterLab in Chromium (Playwright); screenshots in build/browser
-	$(PY) -m pytest -p no:randomly tests/browser
+	$(PY) -m pytest -p no:randomly --durations=10 tests/browser
 
 html: setup  ## the executed notebooks (make run) as static HTML with an index: build/html/index.html
 	$(PY) scripts/render_html.py --source $(BUILD)/notebooks --out $(BUILD)/html
