@@ -41,8 +41,6 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
-
-
 def cmd_bench(args: argparse.Namespace) -> int:
     from utils import artifacts, benchmark
     from utils.models import selected_model_name
