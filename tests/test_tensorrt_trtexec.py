@@ -7,7 +7,7 @@ after the block are as trtexec prints them too (`Timing trace has ...`, the `[W]
 import pytest
 
 from utils.errors import WorkbookError
-from utils.tensorrt.trtexec import parse_summary, trtexec_command, trtexec_unavailable
+from utils.tensorrt.trtexec import parse_summary, trtexec_unavailable
 
 OUTPUT = """\
 [12/03/2026-10:00:01] [I] Warmup completed 1234 queries over 500 ms
@@ -54,26 +54,6 @@ def _tensorrt(version, flavour="tensorrt"):
     from utils.tensorrt.api import TensorRT
 
     return TensorRT(module=None, flavour=flavour, version=version, import_name=flavour)
-
-
-def test_the_command_each_version_needs():
-    """10.x is given 11's defaults (sampleOptions.cpp at v11.1: CUDA graph, no transfers, spin-wait, a separate
-    profile run), so the same numbers mean the same on both; 11.x gets none of its no-op flags."""
-    ten = trtexec_command("lite0.engine", "input", (8, 3, 224, 224), tensorrt=_tensorrt("10.13.0"))
-    assert ten[:3] == ["trtexec", "--loadEngine=lite0.engine", "--shapes=input:8x3x224x224"]
-    assert {"--useCudaGraph", "--noDataTransfers", "--useSpinWait", "--separateProfileRun"} <= set(ten)
-    assert "--percentile=50,90,99" in ten
-    eight = trtexec_command("lite0.engine", "input", (8, 3, 224, 224), tensorrt=_tensorrt("8.6.1"))
-    assert eight == ten
-    eleven = trtexec_command("lite0.engine", "input", (8, 3, 224, 224), tensorrt=_tensorrt("11.4.0"))
-    assert eleven == ten[:len(eleven)] and not {"--useCudaGraph", "--noDataTransfers", "--useSpinWait"} & set(eleven)
-    assert not any(flag in eleven + ten for flag in ("--fp16", "--int8", "--best"))  # strongly typed engines
-
-
-def test_tensorrt_rtx_gets_its_own_tool_not_the_flags_of_a_tensorrt_before_11():
-    """TensorRT-RTX's major version is 1: dispatched by flavour, it gets `tensorrt_rtx`, whose defaults are 11's."""
-    rtx = trtexec_command("lite0.engine", "input", (8, 3, 224, 224), tensorrt=_tensorrt("1.7.1.116", "tensorrt_rtx"))
-    assert rtx[0] == "tensorrt_rtx" and "--useSpinWait" not in rtx and "--useCudaGraph" not in rtx
 
 
 def test_without_the_tool_the_reason_says_where_it_comes_from(monkeypatch, tmp_path):

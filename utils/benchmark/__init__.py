@@ -9,7 +9,6 @@ is opened once per sweep and each batch bound in turn. One concern per module:
     sweep      run_sweep: every configuration at every batch and scope, with skip reasons
     roofline   the physical limit: the GPU's measured peaks and each row's bound
     plots      the three figures
-    copies     the TensorRT runtime's copies against plain pinned copies
 
     from utils import benchmark
 
@@ -20,7 +19,6 @@ The harness itself is checked by scripts/harness_check.py (against bare loops of
 PyTorch row against a plain PyTorch loop): that code vouches for the workbook, so it is not part of it.
 """
 
-from utils.benchmark.copies import CopyBandwidth, copy_bandwidth
 from utils.benchmark.harness import (
     DEFAULT_ITERATIONS,
     DEFAULT_STAGE_ITERATIONS,
@@ -70,8 +68,8 @@ from utils.benchmark.sweep import (
 __all__ = [
     "BASELINES", "CSV_COLUMNS", "DEFAULT_BATCHES", "DEFAULT_ITERATIONS", "DEFAULT_SEED", "DEFAULT_STAGE_ITERATIONS",
     "DEFAULT_WARMUP", "METADATA_COLUMNS", "PERCENTILES", "PLOTS", "PRECISIONS", "STAGES",
-    "BenchmarkRow", "CopyBandwidth", "HostPeak", "LatencyStats", "Measurement",
-    "available_configurations", "configuration_label", "configurations", "copy_bandwidth",
+    "BenchmarkRow", "HostPeak", "LatencyStats", "Measurement",
+    "available_configurations", "configuration_label", "configurations",
     "cpu_model", "cpu_step", "cpu_timed", "environment", "event_step", "format_speedups", "format_table", "latency_stats", "latency_step", "make_inputs", "make_row", "measure", "measure_runtime",
     "percentile", "plot_latency_percentiles", "plot_speedup", "plot_throughput", "read_csv", "run_sweep",
     "save_plots", "side_by_side", "speedups", "stage_split_step", "write_csv",

@@ -13,7 +13,7 @@ What the flags mean moved in TensorRT 11 (`samples/common/sampleOptions.cpp` at 
 second run apart from the timed one; `--useCudaGraph`, `--noDataTransfers`, `--useSpinWait` and `--separateProfileRun`
 became no-ops (`--noCudaGraph`, `--includeDataTransfers` and `--noSpinWait` undo them), and the precision flags
 (`--fp16`, `--int8`, `--best`) were removed, since every network is strongly typed. In 10.x (v10.16's sampleOptions.h)
-all four are off unless asked for. `trtexec_command` passes 11's defaults explicitly before 11, so 10.x and 11.x
+all four are off unless asked for. Lesson 05's command passes 11's defaults explicitly before 11, so 10.x and 11.x
 numbers are measured the same way: the device-resident engine replayed as a CUDA graph, events waited on by spinning,
 as the workbook's "device" rows do. TensorRT-RTX (version 1.x) is not "before 11": it has its own tool, `tensorrt_rtx`
 (in its zip and tar packages, not the pip wheels), whose defaults are 11's ("excludes host-to-device and
@@ -22,11 +22,9 @@ device-to-host transfers, uses spin-wait synchronization, and enables whole-grap
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from utils.commands import command_unavailable, find_command
@@ -56,26 +54,9 @@ class TrtexecSummary:
     metrics: dict[str, Statistic]  # "latency", "enqueue", "h2d", "gpu_compute", "d2h"
 
 
-# What TensorRT 11's trtexec (and tensorrt_rtx) does by default, spelled out for 8.6 and 10.x.
-DEFAULTS_OF_11 = ("--useCudaGraph", "--noDataTransfers", "--useSpinWait", "--separateProfileRun")
-
-
 def tool_name(tensorrt: TensorRT | None) -> str:
     """`trtexec` for TensorRT (None: the newest), `tensorrt_rtx` for TensorRT-RTX."""
     return "tensorrt_rtx" if tensorrt is not None and tensorrt.is_rtx else "trtexec"
-
-
-def trtexec_command(engine: str | os.PathLike[str], input_name: str, shape: tuple[int, ...], *,
-                    tensorrt: TensorRT | None, duration_s: int = 3, warmup_ms: int = 500,
-                    percentiles: tuple[float, ...] = (50, 90, 99)) -> list[str]:
-    """The command line that times `engine` at `shape` on the device, replayed as a CUDA graph, with the tool and
-    flags of `tensorrt` (`utils.tensorrt.api.tensorrt_or_none()`; None writes TensorRT 11's)."""
-    command = [tool_name(tensorrt), f"--loadEngine={Path(engine)}", f"--shapes={input_name}:{'x'.join(map(str, shape))}",
-               f"--warmUp={warmup_ms}", f"--duration={duration_s}",
-               f"--percentile={','.join(f'{q:g}' for q in percentiles)}"]
-    if tensorrt is not None and not tensorrt.is_rtx and tensorrt.major < 11:
-        command += list(DEFAULTS_OF_11)
-    return command
 
 
 def parse_summary(text: str) -> TrtexecSummary:
@@ -111,7 +92,7 @@ def trtexec_unavailable(tensorrt: TensorRT | None = None) -> str | None:
 
 
 def run_trtexec(command: list[str], timeout_s: float = 300) -> TrtexecSummary:
-    """Run a command from `trtexec_command` and parse its summary; the tool's own last error line if it fails."""
+    """Run a trtexec (or tensorrt_rtx) command line and parse its summary; the tool's own last error line if it fails."""
     completed = subprocess.run([*find_command(command[0]), *command[1:]], capture_output=True, text=True, timeout=timeout_s)
     if completed.returncode != 0:
         errors = [line for line in (completed.stderr + completed.stdout).splitlines() if "[E]" in line or "FAIL" in line]
