@@ -57,6 +57,7 @@ from utils.benchmark.sweep import (
     check_configuration,
     configurations,
     make_inputs,
+    runnable_configurations,
 )
 from utils.errors import WorkbookError
 
@@ -218,26 +219,20 @@ def harness_overhead(model_name: str, configs: Sequence[Configuration] | None = 
     """The overhead for every configuration (default: every default one that runs here) at every batch and scope,
     side by side. Each runtime is opened once; one that cannot run is left out, its reason in `skipped` under its
     label, as in `run_sweep`."""
-    from utils.runtimes import available_runtimes, open_runtime
+    from utils.runtimes import open_runtime
 
     batches = check_batches(batches)
     wanted = [check_configuration(c) for c in configs] if configs is not None else configurations()
     skipped = skipped if skipped is not None else {}
-    reasons = available_runtimes()
     results = []
-    for name, precision, options in wanted:
-        label = configuration_label(name, precision, options)
-        reason = reasons[name]
-        if reason is not None:
-            skipped[label] = reason
-            continue
+    for name, precision, options in runnable_configurations(wanted, skipped):
         try:
             with open_runtime(name, model_name, precision, max_batch=max(batches), options=options) as runtime:
                 for batch in batches:
                     results += runtime_overhead(runtime, batch, make_inputs(model_name, batch, seed), rounds=rounds,
                                                 iterations=iterations, warmup=warmup, scopes=scopes)
         except WorkbookError as exc:
-            skipped[label] = str(exc)
+            skipped[configuration_label(name, precision, options)] = str(exc)
     return results
 
 

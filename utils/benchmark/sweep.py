@@ -203,6 +203,25 @@ def default_iterations(device: str) -> int:
     return GPU_ITERATIONS if device == "cuda" else CPU_ITERATIONS
 
 
+def runnable_configurations(wanted: Sequence[Configuration], skipped: dict[str, str],
+                            scopes: Sequence[str] | None = None) -> list[Configuration]:
+    """The configurations of `wanted` whose runtime can run here and answers one of `scopes` (any, if None); every
+    other one's reason goes into `skipped` under its label."""
+    from utils.runtimes import available_runtimes, runtime_class
+
+    reasons = available_runtimes()
+    runnable = []
+    for name, precision, options in wanted:
+        reason = reasons[name]
+        if reason is None and scopes and not set(scopes) & set(runtime_class(name).scopes):
+            reason = f"{name} answers the {' and '.join(runtime_class(name).scopes)} scope, not {', '.join(scopes)}"
+        if reason is None:
+            runnable.append((name, precision, options))
+        else:
+            skipped[configuration_label(name, precision, options)] = reason
+    return runnable
+
+
 def run_sweep(model_name: str, runtimes: Sequence[str] | None = None, batches: Sequence[int] | None = None, *,
               precisions: Sequence[str] | None = None, iterations: int | None = None,
               time_budget_s: float | None = None, warmup: int = DEFAULT_WARMUP, seed: int = DEFAULT_SEED,
@@ -222,7 +241,7 @@ def run_sweep(model_name: str, runtimes: Sequence[str] | None = None, batches: S
 
     from utils.environment import gpu_unavailable
     from utils.models import get_model_spec
-    from utils.runtimes import available_runtimes, open_runtime, runtime_class
+    from utils.runtimes import open_runtime, runtime_class
 
     get_model_spec(model_name)
     batches = check_batches(batches if batches is not None else
@@ -233,20 +252,11 @@ def run_sweep(model_name: str, runtimes: Sequence[str] | None = None, batches: S
     for scope in scopes or ():
         if scope not in SCOPES:
             raise WorkbookError(f"unknown scope {scope!r}; choose from: {', '.join(SCOPES)}")
-    wanted = configurations(runtimes, precisions)
     skipped = skipped if skipped is not None else {}
-    reasons = available_runtimes()
-    runnable = []
-    for name, precision, options in wanted:
-        label = configuration_label(name, precision, options)
-        reason = reasons[name]
-        if reason is None and scopes and not set(scopes) & set(runtime_class(name).scopes):
-            reason = f"{name} answers the {' and '.join(runtime_class(name).scopes)} scope, not {', '.join(scopes)}"
-        if reason is None:
-            runnable.append((name, precision, options))
-        else:
-            skipped[label] = reason
-            print(f"skipped {label}: {reason}")
+    already = set(skipped)
+    runnable = runnable_configurations(configurations(runtimes, precisions), skipped, scopes)
+    for label in [label for label in skipped if label not in already]:
+        print(f"skipped {label}: {skipped[label]}")
 
     cost = peaks_here = None
     if roofline and any(runtime_class(name).device == "cuda" for name, _, _ in runnable):
@@ -286,4 +296,5 @@ def run_sweep(model_name: str, runtimes: Sequence[str] | None = None, batches: S
 
 __all__ = ["CPU_ITERATIONS", "DEFAULT_BATCHES", "DEFAULT_SEED", "GPU_BATCHES", "GPU_CONFIGURATIONS", "GPU_ITERATIONS",
            "Configuration", "available_configurations", "benchmark_runtime", "check_batches", "check_configuration",
-           "check_precisions", "configurations", "default_iterations", "make_inputs", "parse_backend", "run_sweep"]
+           "check_precisions", "configurations", "default_iterations", "make_inputs", "parse_backend", "run_sweep",
+           "runnable_configurations"]
