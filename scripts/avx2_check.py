@@ -1,13 +1,13 @@
 """A notebook's printed numbers on this CPU and on an emulated AVX2-only CPU (qemu-user), line by line.
 
-    python scripts/avx2_check.py notebooks/06_quantization.ipynb --skip 16,17 [--out build/avx2] [--cpu Haswell-v4]
+    python scripts/avx2_check.py notebooks/06_quantization.ipynb --skip 19 [--out build/avx2] [--cpu Haswell-v4]
 
 The workbook promises the same INT8 numbers on every CPU (ONNX Runtime's fused integer kernels saturate on CPUs
 without VNNI, so its sessions keep Q/DQ as written: utils/onnx/sessions.py). The unit tests check that promise on
 one quantized convolution (tests/test_onnx_sessions.py); this runs a whole notebook's code cells as a script, once
 natively and once under `qemu-x86_64 -cpu Haswell-v4` (AVX2, no AVX-512, no VNNI), each in a build folder of its
 own, and lists every printed line that differs. Magics and `%%skip_unless` cells are left out (no GPU either way),
-and so are the cells named by --skip (numbers; cells that only time or read labelled photos need not be emulated).
+and so are the cells named by --skip (a cell that only times the CPU need not be emulated).
 
 Both build folders start with this machine's calibration photos and FP32 ONNX export (image decoding and export
 are not the arithmetic in question, and emulated they take most of an hour); everything after, from FP32 logits to
