@@ -14,7 +14,7 @@ project root with the workbook installed (`make setup`):
 2. PyTorch eager, PyTorch CUDA graphs and ONNX Runtime CUDA latency for every model and batch
    -> OUT_DIR/reference_gpu.csv
 3. With --precision: FP16 and INT8 models run for real on ONNX Runtime CUDA against what the CPU says of them,
-   per layer (utils.compare.emulation): the workbook's model converted by AutoCast, the FP16-overflow network all in
+   per layer (scripts/emulation_check.py): the workbook's model converted by AutoCast, the FP16-overflow network all in
    FP16 and as AutoCast splits it, and the INT8-outlier network's Q/DQ model (INT8 is not emulated: the CPU runs
    the Q/DQ arithmetic itself, so CPU and CUDA are compared directly) -> OUT_DIR/precision_layers.csv
 4. With --int8-cuda: the workbook's INT8 model in both forms (FP32 or FP16 between the Q/DQ pairs) on ONNX Runtime
@@ -214,7 +214,8 @@ def _input_name(onnx_path: Path) -> str:
 
 def precision_layers(model_name: str, out: Path) -> None:
     """Per-layer SQNR of each reduced-precision model: emulated (FP16), real on the CPU provider, real on CUDA."""
-    from utils.compare.emulation import layer_predictions, prediction_summary
+    from emulation_check import layer_predictions, prediction_summary
+
     from utils.files import atomic_path
 
     rows: list[dict[str, object]] = []
@@ -250,9 +251,9 @@ def int8_cuda_layers(model_name: str, out: Path) -> None:
     """Check 4: per tensor, the INT8 models on CUDA and on the CPU (exact Q/DQ) against FP32 on the CPU."""
     import numpy as np
     import onnx
+    from emulation_check import _run
 
     from utils import artifacts
-    from utils.compare.emulation import _run
     from utils.compare.quality import sqnr_db
     from utils.onnx.fp16_emulation import tensor_types
 

@@ -193,7 +193,7 @@ def test_gpu_checks_without_a_gpu_is_one_line_and_writes_nothing(tmp_path):
 
 
 def test_the_precision_check_writes_one_row_per_layer_and_network(gpu_checks, monkeypatch, tmp_path, capsys):
-    import utils.compare.emulation as emulation
+    import emulation_check as emulation  # beside gpu_checks.py, which put scripts/ on sys.path
 
     # The check's CUDA column comes from CUDAExecutionProvider; here the CPU provider stands in for it, so the
     # wiring (networks, columns, summaries) is tested and the two columns must agree exactly.

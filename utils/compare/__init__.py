@@ -2,7 +2,7 @@
 
 `runs` runs models with Polygraphy and keeps results in its `--save-outputs` format; `stats` holds Polygraphy's
 per-output statistics and `stats.csv`; `quality` measures what reduced precision keeps (SQNR, cosine, top-k
-agreement); `emulation` measures how well the CPU's FP16 emulation predicts a real FP16 run; `plots` draws histograms with Polygraphy's bins, log-scale error histograms, the error growth and
+agreement); `plots` draws histograms with Polygraphy's bins, log-scale error histograms, the error growth and
 the SQNR by layer; `report` does the Polygraphy part for two saved runs (`python -m utils diff`).
 """
 

@@ -1,14 +1,17 @@
-"""The FP16 emulation against FP16 models run for real, on the FP16-overflow network."""
+"""scripts/emulation_check.py: the FP16 emulation against FP16 models run for real, on the FP16-overflow network."""
 
 import math
 
 import pytest
 
-from utils.compare.emulation import layer_predictions, prediction_summary
+from tests.script_modules import load_script
 from utils.environment import onnxruntime_provider_unavailable
 from utils.errors import WorkbookError
 from utils.onnx.fragile import fp16_overflow_net, samples
 from utils.onnx.precision import convert_to_fp16
+
+emulation_check = load_script("emulation_check")
+layer_predictions, prediction_summary = emulation_check.layer_predictions, emulation_check.prediction_summary
 
 CUDA_MISSING = onnxruntime_provider_unavailable("CUDAExecutionProvider")
 
