@@ -1,6 +1,6 @@
 """A notebook's printed numbers on this CPU and on an emulated AVX2-only CPU (qemu-user), line by line.
 
-    python scripts/avx2_check.py notebooks/06_quantization.ipynb --skip 19 [--out build/avx2] [--cpu Haswell-v4]
+    python scripts/avx2_check.py notebooks/06_quantization.ipynb --skip 19 --prepare-int8 15 [--out build/avx2] [--cpu Haswell-v4]
 
 The workbook promises the same INT8 numbers on every CPU (ONNX Runtime's fused integer kernels saturate on CPUs
 without VNNI, so its sessions keep Q/DQ as written: utils/onnx/sessions.py). The unit tests check that promise on
@@ -12,7 +12,11 @@ and so are the cells named by --skip (a cell that only times the CPU need not be
 Both build folders start with this machine's calibration photos and FP32 ONNX export (image decoding and export
 are not the arithmetic in question, and emulated they take most of an hour); everything after, from FP32 logits to
 calibration, quantization and every evaluation, is computed on each CPU. Emulation is slow: notebook 06 takes about
-3 minutes natively and, emulated, hours. Exit status 0 when every printed line is the same, 1 otherwise.
+3 minutes natively and, emulated, over four hours one cell after another, most of them in the three calibrations on
+256 samples (the INT8 profile, the default INT8 model in its two forms). `--prepare-int8 CELL` makes those three in
+processes of their own while the notebook's first sections run (the profile, then both models side by side) and
+holds code cell CELL, the notebook's first use of them, until they are made: each run still computes every number
+on its own CPU, in about half the time. Exit status 0 when every printed line is the same, 1 otherwise.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -31,11 +36,16 @@ ROOT = Path(__file__).resolve().parent.parent
 SEEDED = ("calibration", "samples")  # folders of the build dir both runs start with, besides the FP32 export
 
 _CHILD = """
-import json, os, sys
+import json, os, sys, time
 os.environ.setdefault("MPLBACKEND", "Agg")
 cells, skip = json.load(open(sys.argv[1])), {int(n) for n in sys.argv[2].split(",") if n}
+wait_cell, ready = int(os.environ.get("AVX2_WAIT_CELL", "-1")), os.environ.get("AVX2_READY", "")
 namespace = {"display": lambda *args, **kwargs: None, "__name__": "__main__"}
 for number, source in enumerate(cells):
+    if number == wait_cell:
+        while not os.path.exists(ready):
+            time.sleep(5)
+        print(open(ready).read().strip(), flush=True)
     if number in skip or source.startswith("%%"):
         continue
     source = "\\n".join(line for line in source.splitlines() if not line.lstrip().startswith("%"))
@@ -77,8 +87,42 @@ def seed_build_dir(source: Path, target: Path, onnx_file: str) -> None:
     shutil.copy2(source / "onnx" / onnx_file, target / "onnx" / onnx_file)
 
 
-def run(cells_json: Path, skip: str, build: Path, prefix: list[str], log: Path) -> list[str]:
-    env = {**os.environ, "WORKBOOK_BUILD_DIR": str(build), "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
+# What --prepare-int8 makes beside the notebook: the workbook's INT8 profile, then its two INT8 models side by side.
+INT8_STAGES = (["artifacts.int8_profile(MODEL)"],
+               ["artifacts.onnx_model(MODEL, 'int8')", "artifacts.onnx_model(MODEL, 'int8-fp16')"])
+_PREPARE = "from utils import artifacts\nfrom utils.models import selected_model_name\nMODEL = selected_model_name(None)\n"
+
+
+def _environment(build: Path) -> dict[str, str]:
+    return {**os.environ, "WORKBOOK_BUILD_DIR": str(build), "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
+
+
+def prepare(build: Path, prefix: list[str], log: Path, ready: Path, stages=INT8_STAGES) -> threading.Thread:
+    """Run `stages` in `build` on the same CPU as the notebook, meanwhile: each stage's calls side by side, a process
+    each, one stage after the other; then write `ready` (what the waiting notebook prints: the same line in both
+    runs unless a call failed). Emulated, the 256-sample calibrations of notebook 06 take most of an hour each; made
+    beside the notebook's first sections, and two at a time, they no longer add up."""
+    def work() -> None:
+        failed = []
+        with log.open("w") as out:
+            for stage in stages:
+                processes = [subprocess.Popen([*prefix, sys.executable, "-c", _PREPARE + call], stdout=out,
+                                              stderr=subprocess.STDOUT, cwd=ROOT, env=_environment(build))
+                             for call in stage]
+                failed += [call for call, process in zip(stage, processes) if process.wait() != 0]
+        ready.write_text(f"prepared beside the notebook: {'; '.join(failed) + ' failed' if failed else 'all made'}\n")
+
+    ready.unlink(missing_ok=True)
+    thread = threading.Thread(target=work, daemon=True)
+    thread.start()
+    return thread
+
+
+def run(cells_json: Path, skip: str, build: Path, prefix: list[str], log: Path, wait: tuple[int, Path] | None = None) -> list[str]:
+    """The notebook's printed lines; with `wait` (cell, file), the cell starts once the file exists (`prepare`)."""
+    env = _environment(build)
+    if wait is not None:
+        env.update(AVX2_WAIT_CELL=str(wait[0]), AVX2_READY=str(wait[1]))
     with log.open("w") as out:
         subprocess.run([*prefix, sys.executable, "-c", _CHILD, str(cells_json), skip], stdout=out,
                        stderr=subprocess.STDOUT, cwd=ROOT, env=env, check=False)
@@ -92,6 +136,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "build" / "avx2", help="logs and the two build folders")
     parser.add_argument("--cpu", default="Haswell-v4", help="the CPU QEMU emulates (default: %(default)s)")
     parser.add_argument("--native-only", action="store_true", help="one native run, to see what would be compared")
+    parser.add_argument("--prepare-int8", type=int, metavar="CELL",
+                        help="make the INT8 profile and models meanwhile, in processes of their own; code cell CELL waits")
     args = parser.parse_args(argv)
     if not args.native_only and not shutil.which("qemu-x86_64"):
         print("error: qemu-x86_64 is not installed (apt-get install qemu-user)", file=sys.stderr)
@@ -112,7 +158,13 @@ def main(argv: list[str] | None = None) -> int:
         build = args.out / f"build-{name}"
         seed_build_dir(artifacts.build_dir(), build, fp32.name)
         started = time.perf_counter()
-        printed[name] = run(cells_json, args.skip, build, prefix, args.out / f"{name}.log")
+        wait, helper = None, None
+        if args.prepare_int8 is not None:
+            wait = (args.prepare_int8, args.out / f"{name}.ready")
+            helper = prepare(build, prefix, args.out / f"{name}-prepare.log", wait[1])
+        printed[name] = run(cells_json, args.skip, build, prefix, args.out / f"{name}.log", wait)
+        if helper is not None:
+            helper.join()
         print(f"{name}: {len(printed[name])} lines in {time.perf_counter() - started:.0f} s ({args.out / f'{name}.log'})")
     if args.native_only:
         print("\n".join(printed["native"]))

@@ -45,3 +45,24 @@ def test_differences_pair_lines_in_order_and_name_missing_ones():
     native = ["a 18.9 dB", "b 16.0 dB", "c"]
     assert avx2.differences(native, native) == []
     assert avx2.differences(native, ["a 18.9 dB", "b 16.1 dB"]) == [("b 16.0 dB", "b 16.1 dB"), ("c", "")]
+
+
+def test_a_cell_waits_for_what_is_prepared_beside_the_notebook(tmp_path):
+    """Stages run one after another, their calls side by side; the named cell starts once all are done and prints
+    the same line in every run, naming any call that failed."""
+    build = tmp_path / "build"
+    build.mkdir()
+    notebook = _notebook(tmp_path, "import os", "print(sorted(os.listdir(os.environ['WORKBOOK_BUILD_DIR'])))")
+    cells = tmp_path / "cells.json"
+    cells.write_text(json.dumps(avx2.code_cells(notebook)))
+    stages = (["import os, time; time.sleep(1); open(os.environ['WORKBOOK_BUILD_DIR'] + '/a', 'w').close()"],
+              ["import os; assert os.path.exists(os.environ['WORKBOOK_BUILD_DIR'] + '/a')",
+               "open(__import__('os').environ['WORKBOOK_BUILD_DIR'] + '/b', 'w').close()"])
+    ready = tmp_path / "ready"
+    helper = avx2.prepare(build, [], tmp_path / "prepare.log", ready, stages)
+    lines = avx2.run(cells, "", build, [], tmp_path / "run.log", wait=(1, ready))
+    helper.join()
+    assert lines == ["----- cell 0", "prepared beside the notebook: all made", "----- cell 1", "['a', 'b']"]
+    helper = avx2.prepare(build, [], tmp_path / "prepare.log", ready, (["raise SystemExit(3)"],))
+    helper.join()
+    assert ready.read_text() == "prepared beside the notebook: raise SystemExit(3) failed\n"
