@@ -18,6 +18,21 @@ def test_atomic_path_replaces_only_on_success(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.onnx"]
 
 
+def test_keep_identical_leaves_a_file_with_the_same_bytes_and_its_time(tmp_path):
+    target = tmp_path / "model.onnx"
+    target.write_bytes(b"same")
+    os.utime(target, (1_000_000, 1_000_000))
+    with atomic_path(target, keep_identical=True) as tmp:
+        tmp.write_bytes(b"same")
+    assert target.stat().st_mtime == 1_000_000 and sorted(p.name for p in tmp_path.iterdir()) == ["model.onnx"]
+    with atomic_path(target, keep_identical=True) as tmp:
+        tmp.write_bytes(b"other")
+    assert target.read_bytes() == b"other" and target.stat().st_mtime > 1_000_000
+    with atomic_path(target) as tmp:  # without it, the same bytes are written again
+        tmp.write_bytes(b"other")
+    assert target.stat().st_mtime > 1_000_000
+
+
 def test_atomic_write_creates_parents_and_uses_umask_mode(tmp_path):
     path = write_bytes_atomic(tmp_path / "a" / "b" / "engine.engine", b"\x00\x01")
     assert path.read_bytes() == b"\x00\x01"

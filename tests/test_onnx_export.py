@@ -1,3 +1,5 @@
+import os
+
 import onnx
 import pytest
 
@@ -37,6 +39,18 @@ def test_onnxruntime_matches_pytorch_at_any_batch(lite0_onnx, lite0_model, sampl
     ort_logits = onnxruntime_logits(lite0_onnx, batch)
     assert ort_logits.shape == (batch_size, 1000)
     assert max_abs_difference(ort_logits, torch_logits(lite0_model, batch)) < 1e-4
+
+
+def test_the_same_export_again_leaves_the_file_and_its_time(tmp_path, lite0_model):
+    """TorchScript's export of the same model is the same bytes: the file stays, so what was made from it (judged
+    by time) stays current; a different export replaces it."""
+    path = onnx_export.export_onnx(lite0_model, tmp_path / "model.onnx", (3, 224, 224))
+    os.utime(path, (1_000_000, 1_000_000))
+    onnx_export.export_onnx(lite0_model, path, (3, 224, 224))
+    assert path.stat().st_mtime == 1_000_000
+    onnx_export.export_onnx(lite0_model, path, (3, 224, 224), opset=18)
+    assert path.stat().st_mtime > 1_000_000 and onnx.load(str(path)).opset_import[0].version == 18
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.onnx"]
 
 
 def test_failed_export_leaves_no_partial_file(tmp_path, lite0_model, monkeypatch):

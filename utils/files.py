@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import filecmp
 import hashlib
 import os
 import tempfile
@@ -33,10 +34,12 @@ def _current_umask() -> int:
 
 
 @contextlib.contextmanager
-def atomic_path(destination: str | os.PathLike[str]) -> Iterator[Path]:
+def atomic_path(destination: str | os.PathLike[str], *, keep_identical: bool = False) -> Iterator[Path]:
     """Yield a temporary path beside `destination`; rename it over `destination` only if the block succeeds.
 
     The temporary file lives in the same folder, so the final `os.replace` is atomic on POSIX and Windows.
+    `keep_identical`: a file already there with the same bytes stays as it was, its modification time too, so the
+    files made from it (whose freshness is judged by time) stay current.
     """
     destination = Path(destination)
     ensure_writable_dir(destination.parent)
@@ -46,7 +49,8 @@ def atomic_path(destination: str | os.PathLike[str]) -> Iterator[Path]:
     os.chmod(tmp_path, 0o666 & ~_current_umask())  # mkstemp creates 0600; give the final file the usual mode
     try:
         yield tmp_path
-        os.replace(tmp_path, destination)
+        if not (keep_identical and destination.is_file() and filecmp.cmp(tmp_path, destination, shallow=False)):
+            os.replace(tmp_path, destination)
     finally:
         tmp_path.unlink(missing_ok=True)
 

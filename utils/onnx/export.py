@@ -23,7 +23,9 @@ SUPPORTED_OPSETS = range(13, 22)
 
 def export_onnx(model: torch.nn.Module, destination: str | os.PathLike[str], input_shape: tuple[int, int, int],
                 opset: int = DEFAULT_OPSET) -> Path:
-    """Export `model` (eval mode) to ONNX with inputs `input` [batch, C, H, W] and outputs `logits` [batch, 1000]."""
+    """Export `model` (eval mode) to ONNX with inputs `input` [batch, C, H, W] and outputs `logits` [batch, 1000].
+    An export identical to the file already at `destination` leaves that file as it was, so what was made from it
+    (the FP16 twin, the INT8 models, engines) stays current."""
     import onnx
     import torch
 
@@ -31,7 +33,7 @@ def export_onnx(model: torch.nn.Module, destination: str | os.PathLike[str], inp
         raise WorkbookError(f"opset {opset} is not supported here; choose {SUPPORTED_OPSETS.start} to {SUPPORTED_OPSETS.stop - 1}")
     destination = Path(destination)
     example = torch.zeros((2, *input_shape), dtype=torch.float32)
-    with atomic_path(destination) as tmp, warnings.catch_warnings():
+    with atomic_path(destination, keep_identical=True) as tmp, warnings.catch_warnings():
         # The TorchScript exporter is the one that produces plain ONNX ops for every TensorRT version from 8.6 on.
         warnings.simplefilter("ignore", category=DeprecationWarning)
         torch.onnx.export(
