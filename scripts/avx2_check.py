@@ -1,6 +1,6 @@
 """A notebook's printed numbers on this CPU and on an emulated AVX2-only CPU (qemu-user), line by line.
 
-    python scripts/avx2_check.py notebooks/06_quantization.ipynb --skip 19 --prepare-int8 15 [--out build/avx2] [--cpu Haswell-v4]
+    python scripts/avx2_check.py notebooks/06_quantization.ipynb --skip 20 --prepare-int8 15 [--out build/avx2] [--cpu Haswell-v4]
 
 The workbook promises the same INT8 numbers on every CPU (ONNX Runtime's fused integer kernels saturate on CPUs
 without VNNI, so its sessions keep Q/DQ as written: utils/onnx/sessions.py). The unit tests check that promise on
