@@ -41,9 +41,13 @@ def test_the_capabilities_are_the_environment_checks(monkeypatch):
     from utils import environment
 
     monkeypatch.setattr(environment, "engine_execution_unavailable", lambda: "no GPU here")
-    assert notebook.missing("tensorrt-run") == "no GPU here"
+    assert notebook.missing("tensorrt-run") == "no GPU here" == notebook.missing("tensorrt-run-pytorch")
+    monkeypatch.setattr(environment, "engine_execution_unavailable", lambda: None)
+    monkeypatch.setattr(environment, "pytorch_gpu_unavailable", lambda: "a CPU-only PyTorch")
+    assert notebook.missing("tensorrt-run") is None and notebook.missing("tensorrt-run-pytorch") == "a CPU-only PyTorch"
     with pytest.raises(WorkbookError, match="unknown capability 'cuda'; use one of: pytorch-cuda, tensorrt-build, tensorrt-run, "
-                                            "polygraphy-tensorrt-run, tensorrt-run-pycuda, tensorrt-run-cuda-python"):
+                                            "tensorrt-run-pytorch, polygraphy-tensorrt-run, tensorrt-run-pycuda, "
+                                            "tensorrt-run-cuda-python"):
         notebook.missing("cuda")
 
 

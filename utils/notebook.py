@@ -34,6 +34,11 @@ def _tensorrt_run() -> str | None:
     return engine_execution_unavailable()
 
 
+def _tensorrt_run_pytorch() -> str | None:
+    """Engines run here and PyTorch can use the GPU: for cells that hand TensorRT PyTorch's CUDA tensors and events."""
+    return _tensorrt_run() or _pytorch_cuda()
+
+
 def _polygraphy_tensorrt_run() -> str | None:
     """Engines run here, and Polygraphy's TensorRT runner can load the CUDA runtime (its own wrapper looks for libcudart)."""
     from utils.compare.runs import polygraphy_cuda_unavailable
@@ -65,6 +70,7 @@ CAPABILITIES: dict[str, Callable[[], str | None]] = {
     "pytorch-cuda": _pytorch_cuda,
     "tensorrt-build": _tensorrt_build,
     "tensorrt-run": _tensorrt_run,
+    "tensorrt-run-pytorch": _tensorrt_run_pytorch,
     "polygraphy-tensorrt-run": _polygraphy_tensorrt_run,
     "tensorrt-run-pycuda": _binding_run("pycuda"),
     "tensorrt-run-cuda-python": _binding_run("cuda-python"),
@@ -101,8 +107,9 @@ def run_cell(shell: Any, cell: str) -> Any:
 
 def skip_unless(line: str, cell: str) -> Any:
     """The cell magic: `%%skip_unless CAPABILITY` (one of `CAPABILITIES`: pytorch-cuda, tensorrt-build, tensorrt-run,
-    polygraphy-tensorrt-run for Polygraphy's TensorRT runner, and tensorrt-run-pycuda / tensorrt-run-cuda-python for
-    cells that call that CUDA binding themselves)."""
+    polygraphy-tensorrt-run for Polygraphy's TensorRT runner, tensorrt-run-pycuda / tensorrt-run-cuda-python for
+    cells that call that CUDA binding themselves, and tensorrt-run-pytorch for cells that give TensorRT PyTorch's CUDA
+    tensors)."""
     from IPython import get_ipython
 
     capability = line.strip()
