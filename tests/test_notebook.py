@@ -176,3 +176,30 @@ def test_notebook_03_engine_cells_run_with_either_binding_on_a_gpu(binding):
     if importlib.util.find_spec({"cuda-python": "cuda.bindings", "pycuda": "pycuda"}[binding].split(".")[0]) is None:
         pytest.skip(f"{binding} is not installed")
     _run_engine_cells_with(binding, _identity_namespace(IdentityEngine()))
+
+
+def test_notebook_04s_tensorrt_runners_are_set_up_with_the_installed_tensorrt():
+    """Lesson 04's Polygraphy TensorRT cell points Polygraphy at the installed TensorRT before it imports Polygraphy's
+    TensorRT backend (the other order raises where that is TensorRT-RTX), and sets up one lazy runner per precision.
+    Run in a process of its own, whose Polygraphy has imported nothing yet; no engine is built."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from utils.tensorrt.api import tensorrt_or_none
+
+    if tensorrt_or_none() is None:
+        pytest.skip("needs TensorRT or TensorRT-RTX (pip install -r requirements.txt)")
+    root = Path(__file__).resolve().parent.parent
+    cells = json.loads((root / "notebooks" / "04_compare_onnx_trt.ipynb").read_text(encoding="utf-8"))["cells"]
+    cell = next("".join(c["source"]) for c in cells if "".join(c["source"]).startswith("%%skip_unless polygraphy-tensorrt-run")
+                and "EngineFromNetwork" in "".join(c["source"]))
+    setup = ("import numpy as np\nfrom polygraphy import constants\nfrom utils import compare, models\n"
+             "spec = models.get_model_spec('efficientnet_lite0')\nbatch = np.zeros((2, *spec.input_shape), np.float32)\n"
+             "onnx_fp32, onnx_fp16 = 'fp32.onnx', 'fp16.onnx'\n")  # section 1's names; the loaders read no file yet
+    check = "\nprint(sorted(runner.name for runner in trt_runners))\n"
+    done = subprocess.run([sys.executable, "-c", setup + cell.partition("\n")[2] + check], cwd=root,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "['tensorrt-fp16', 'tensorrt-fp32']"
