@@ -20,23 +20,16 @@ class Prediction:
     probability: float
 
 
-def softmax(logits: np.ndarray) -> np.ndarray:
-    import numpy as np
-
-    shifted = logits.astype(np.float64) - logits.max(axis=-1, keepdims=True)
-    exp = np.exp(shifted)
-    return exp / exp.sum(axis=-1, keepdims=True)
-
-
 def top_k(logits: np.ndarray, k: int = 5) -> list[list[Prediction]]:
     """The `k` most probable classes of each row of `logits` [batch, 1000], most probable first."""
     import numpy as np
+    from scipy.special import softmax
 
     from utils.labels import NUM_CLASSES, class_name
 
     if not 1 <= k <= NUM_CLASSES:
         raise WorkbookError(f"--top {k} is out of range; choose 1 to {NUM_CLASSES}")
-    probabilities = softmax(logits)
+    probabilities = softmax(np.asarray(logits, np.float64), axis=-1)
     order = np.argsort(-probabilities, axis=-1, kind="stable")[:, :k]
     return [[Prediction(int(i), class_name(int(i)), float(row[i])) for i in ids] for row, ids in zip(probabilities, order)]
 

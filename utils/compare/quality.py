@@ -114,10 +114,9 @@ def confident(reference_logits: np.ndarray, margin: float = CONFIDENT_MARGIN) ->
     """Which inputs the reference is confident about: its top class leads the second by at least `margin` of
     softmax probability."""
     import numpy as np
+    from scipy.special import softmax
 
-    from utils.classify import softmax
-
-    probabilities = np.sort(softmax(np.asarray(reference_logits)), axis=1)
+    probabilities = np.sort(softmax(np.asarray(reference_logits, np.float64), axis=1), axis=1)
     return probabilities[:, -1] - probabilities[:, -2] >= margin
 
 
