@@ -203,3 +203,21 @@ def test_notebook_04s_tensorrt_runners_are_set_up_with_the_installed_tensorrt():
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip().splitlines()[-1] == "['tensorrt-fp16', 'tensorrt-fp32']"
+
+
+def test_show_figure_displays_the_png_it_keeps_under_the_build_folders_figures(monkeypatch, tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import IPython.display
+    from matplotlib.figure import Figure
+
+    monkeypatch.setenv("WORKBOOK_BUILD_DIR", str(tmp_path))
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", shown.append)
+    figure = Figure()
+    figure.add_subplot().plot([0, 1], [1, 0])
+    path = notebook.show_figure(figure, "precision/photos.png")
+    assert path == tmp_path / "figures" / "precision" / "photos.png"
+    assert shown[0].data == path.read_bytes() and path.read_bytes().startswith(b"\x89PNG")
+    assert notebook.show_figure(figure, "top.png") == tmp_path / "figures" / "top.png"

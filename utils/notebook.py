@@ -120,5 +120,19 @@ def skip_unless(line: str, cell: str) -> Any:
     return run_cell(get_ipython(), cell)
 
 
+def show_figure(figure: Any, name: str) -> Any:
+    """Show a matplotlib figure in the notebook as the PNG it is saved to, `name` under the build folder's figures/
+    ("precision/photos.png"): `make run` keeps every figure there, beside the executed notebooks. Returns the path."""
+    from IPython.display import Image, display
+
+    from utils.artifacts import figures_dir
+    from utils.files import save_figure
+
+    topic, _, file_name = name.rpartition("/")
+    path = save_figure(figure, figures_dir(topic or None) / file_name)
+    display(Image(filename=str(path)))
+    return path
+
+
 def load_ipython_extension(ipython: Any) -> None:
     ipython.register_magic_function(skip_unless, magic_kind="cell", magic_name="skip_unless")
