@@ -7,12 +7,15 @@ Load it once per notebook with `%load_ext utils.notebook`. A cell that starts wi
 runs exactly as it is written where TensorRT engines can run, and elsewhere prints one line,
 `SKIPPED (needs tensorrt-run): <the reason from utils.environment>`, and runs nothing. The lesson code
 stays unindented and reads like the real thing; CI executes every cell either way.
+
+`show_figure(figure, "topic/name.png")` shows a matplotlib figure and keeps its PNG under the build folder's figures/.
 """
 
 from __future__ import annotations
 
 import ast
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 
@@ -120,7 +123,7 @@ def skip_unless(line: str, cell: str) -> Any:
     return run_cell(get_ipython(), cell)
 
 
-def show_figure(figure: Any, name: str) -> Any:
+def show_figure(figure: Any, name: str) -> Path:
     """Show a matplotlib figure in the notebook as the PNG it is saved to, `name` under the build folder's figures/
     ("precision/photos.png"): `make run` keeps every figure there, beside the executed notebooks. Returns the path."""
     from IPython.display import Image, display
