@@ -274,7 +274,7 @@ def test_a_non_pytorch_row_is_refused() -> None:
 @pytest.mark.parametrize("scope,precision,options", [("host", "fp32", ""), ("device", "fp32", ""),
                                                       ("device", "fp16", "channels-last+autocast")])
 def test_the_loop_runs_the_real_model_on_the_cpu(scope: str, precision: str, options: str) -> None:
-    row = _row(backend="pytorch-cpu", batch=2, scope=scope, precision=precision, options=options)
+    row = _row(backend="pytorch-cpu", batch=1, scope=scope, precision=precision, options=options)
     assert standalone.standalone_pytorch(row, iterations=3) > 0
 
 
