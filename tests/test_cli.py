@@ -15,7 +15,7 @@ from utils.errors import WorkbookError
 def test_export_writes_dynamic_batch_onnx(tmp_path, capsys):
     import onnx
 
-    from utils.onnx.export import io_summary
+    from tests.onnx_io import io_summary
 
     out = tmp_path / "lite0.onnx"
     assert main(["export", "--model", "efficientnet_lite0", "--out", str(out), "--opset", "17"]) == 0
@@ -29,7 +29,7 @@ def test_export_writes_dynamic_batch_onnx(tmp_path, capsys):
 def test_export_fp16_leaves_only_the_fp16_file(tmp_path):
     import onnx
 
-    from utils.onnx.export import io_summary
+    from tests.onnx_io import io_summary
 
     out = tmp_path / "lite0_fp16.onnx"
     assert main(["export", "--out", str(out), "--fp16"]) == 0

@@ -3,6 +3,7 @@ import os
 import onnx
 import pytest
 
+from tests.onnx_io import io_summary
 from utils.compare.stats import max_abs_difference
 from utils.errors import WorkbookError
 from utils.onnx import export as onnx_export
@@ -21,7 +22,7 @@ def torch_logits(model, batch):
 
 
 def test_export_has_a_dynamic_batch_axis_and_checked_shapes(lite0_onnx):
-    summary = onnx_export.io_summary(onnx.load(str(lite0_onnx)))
+    summary = io_summary(onnx.load(str(lite0_onnx)))
     assert summary["inputs"] == [("input", "FLOAT", ["batch", 3, 224, 224])]
     assert summary["outputs"] == [("logits", "FLOAT", ["batch", 1000])]
     model = onnx.load(str(lite0_onnx))

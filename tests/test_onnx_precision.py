@@ -1,8 +1,8 @@
 import numpy as np
 import onnx
 
+from tests.onnx_io import io_summary
 from utils.compare.stats import max_abs_difference
-from utils.onnx.export import io_summary
 from utils.runtimes.onnxruntime import create_session
 
 

@@ -64,22 +64,3 @@ def load_onnx(path: str | os.PathLike[str]) -> onnx.ModelProto:
     if not model.graph.output:
         raise WorkbookError(f"{path} has no graph outputs; re-export it with `python -m utils export`")
     return model
-
-
-def io_summary(model: onnx.ModelProto) -> dict[str, list[tuple[str, str, list[int | str]]]]:
-    """Names, element types and shapes (symbolic dims as strings) of a model's inputs and outputs."""
-    import onnx
-
-    def describe(values: list[onnx.ValueInfoProto]) -> list[tuple[str, str, list[int | str]]]:
-        rows = []
-        for value in values:
-            tensor = value.type.tensor_type
-            dims: list[int | str] = [d.dim_param or d.dim_value for d in tensor.shape.dim]
-            rows.append((value.name, onnx.TensorProto.DataType.Name(tensor.elem_type), dims))
-        return rows
-
-    initializers = {init.name for init in model.graph.initializer}
-    return {
-        "inputs": describe([v for v in model.graph.input if v.name not in initializers]),
-        "outputs": describe(list(model.graph.output)),
-    }
