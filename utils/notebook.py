@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 
@@ -123,18 +122,17 @@ def skip_unless(line: str, cell: str) -> Any:
     return run_cell(get_ipython(), cell)
 
 
-def show_figure(figure: Any, name: str) -> Path:
+def show_figure(figure: Any, name: str) -> None:
     """Show a matplotlib figure in the notebook as the PNG it is saved to, `name` under the build folder's figures/
-    ("precision/photos.png"): `make run` keeps every figure there, beside the executed notebooks. Returns the path."""
+    ("precision/photos.png"): `make run` keeps every figure there, beside the executed notebooks. Returns None, as
+    `display` does, so that a cell ending with it shows the figure alone."""
     from IPython.display import Image, display
 
     from utils.artifacts import figures_dir
     from utils.files import save_figure
 
     topic, _, file_name = name.rpartition("/")
-    path = save_figure(figure, figures_dir(topic or None) / file_name)
-    display(Image(filename=str(path)))
-    return path
+    display(Image(filename=str(save_figure(figure, figures_dir(topic) / file_name))))
 
 
 def load_ipython_extension(ipython: Any) -> None:

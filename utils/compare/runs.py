@@ -45,8 +45,9 @@ def run_onnxruntime(onnx_path: str | os.PathLike[str], feeds: Sequence[dict[str,
 def polygraphy_tensorrt() -> TensorRT:
     """The installed TensorRT, made the one Polygraphy's TensorRT backend imports. Polygraphy imports `tensorrt`, or
     `tensorrt_rtx` where its config says USE_TENSORRT_RTX (env POLYGRAPHY_USE_TENSORRT_RTX=1); TensorRT-RTX's PyPI
-    wheel installs its module as `tensorrt_rtx_bindings`, so that name is aliased first. Its TensorRT-RTX config
-    (`CreateConfigRTX`) refuses precision flags and leaves TF32 as TensorRT sets it (on)."""
+    wheel installs its module as `tensorrt_rtx_bindings`, so that name is aliased first. In that mode Polygraphy's
+    `CreateConfig` refuses precision flags (its `tf32=False` still clears TF32); its command line builds a
+    `CreateConfigRTX`, which leaves TF32 on."""
     import polygraphy.config
 
     from utils.tensorrt.api import load_tensorrt
