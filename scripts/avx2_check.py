@@ -16,8 +16,9 @@ calibration, quantization and every evaluation, is computed on each CPU. Emulati
 256 samples (the INT8 profile, the default INT8 model in its two forms). `--prepare-int8 CELL` makes those three in
 processes of their own while the notebook's first sections run (the profile, then both models side by side) and
 holds code cell CELL, the notebook's first use of them, until they are made: each run still computes every number
-on its own CPU, and the calibrations no longer wait for each other and for the notebook's first sections (an emulated
-run with it has not been timed yet). Exit status 0 when every printed line is the same, 1 otherwise.
+on its own CPU, and the calibrations no longer wait for each other and for the notebook's first sections. Even so,
+on a 2-core machine an emulated run had done code cells 0-6 of 33 after 86 minutes (2026-12-08, the profile still
+being made beside it): expect well over three hours. Exit status 0 when every printed line is the same, 1 otherwise.
 """
 
 from __future__ import annotations
